@@ -1,0 +1,79 @@
+# lighttpd_tensorflow.serving: development, test and demo entry points.
+# `make test` is what CI runs (.ci/run); `make demo` starts a local fleet and serves a prediction.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+VENV     := $(CURDIR)/.venv
+BIN      := $(VENV)/bin
+CACHE    := $(CURDIR)/.cache
+COLL_DIR := $(CACHE)/collections/ansible_collections/lighttpd_tensorflow/serving
+SCENARIO ?= default
+# Scenarios and the Debian releases each runs on (MOLECULE_DISTRO picks the image).
+SCENARIOS ?= lighttpd:debian12 lighttpd:debian13 tfserving:debian12 tfserving:debian13 default:debian12 cluster:debian12
+
+export CONTAINERS_CONF := $(CACHE)/containers.conf
+export ANSIBLE_COLLECTIONS_PATH := $(CACHE)/collections
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export PATH := $(BIN):$(PATH)
+export PY_COLORS := 0
+export ANSIBLE_FORCE_COLOR := 0
+
+.PHONY: help venv dev podman images standin lint unit molecule test demo demo-destroy build clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(BIN)/ansible-playbook: requirements.txt constraints.txt
+	python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip==25.3
+	$(BIN)/pip install --quiet -r requirements.txt -c constraints.txt
+	touch $@
+
+venv: $(BIN)/ansible-playbook ## create the pinned Python tool environment in .venv
+
+dev: venv ## make the collection importable from this clone (ANSIBLE_COLLECTIONS_PATH=.cache/collections)
+	mkdir -p $(dir $(COLL_DIR))
+	ln -sfn $(CURDIR) $(COLL_DIR)
+
+podman: ## install podman when missing and write the project-local containers.conf
+	tests/podman/setup.sh $(CONTAINERS_CONF)
+
+images: podman ## build (or reuse) the systemd test-host images
+	tests/images/build.sh bookworm trixie
+
+standin: podman ## build the TF Serving stand-in packages and the signed local apt repository
+	tests/standin/build-repo.sh $(CACHE)/standin-repo
+
+lint: dev ## ansible-lint (production profile), yamllint, ansible-test sanity
+	yamllint --strict .
+	ansible-lint --profile production
+	tests/sanity.sh
+
+unit: dev ## unit tests for the filters
+	python -m pytest -q tests/unit
+
+molecule: dev images standin ## every scenario (SCENARIOS), or one: make molecule SCENARIO=NAME
+	@if [ "$(origin SCENARIO)" = "command line" ]; then \
+	  list="$(filter $(SCENARIO):%,$(SCENARIOS))"; \
+	else list="$(SCENARIOS)"; fi; \
+	for item in $$list; do \
+	  name=$${item%%:*}; distro=$${item##*:}; start=$$(date +%s); \
+	  echo "=== molecule $$name on $$distro"; \
+	  MOLECULE_DISTRO=$$distro molecule test -s $$name; \
+	  echo "=== molecule $$name on $$distro passed in $$(( $$(date +%s) - start )) s"; \
+	done
+
+test: lint unit molecule ## everything CI runs
+
+build: dev ## build the Galaxy tarball
+	ansible-galaxy collection build --force --output-path $(CACHE)/dist
+
+demo: dev images standin ## local fleet (1 edge, 2 model servers) serving a prediction over HTTPS
+	tests/demo/demo.sh up
+
+demo-destroy: dev ## remove the demo fleet
+	tests/demo/demo.sh down
+
+clean: ## remove the virtual environment and caches (not the podman images)
+	rm -rf $(VENV) $(CACHE)/collections $(CACHE)/dist

@@ -1,0 +1,426 @@
+# -*- coding: utf-8 -*-
+# Copyright: lighttpd_tensorflow.serving contributors
+# Apache License 2.0 (see LICENSE)
+"""Tuning logic behind the collection's filters, in plain Python (no Ansible import).
+
+Every function validates its arguments and raises ``TuningError`` (a ``ValueError``)
+whose message names the argument and what was expected; the filter wrappers turn it
+into ``AnsibleFilterError``. docs/tuning.md explains each formula and its source.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+try:  # inside a collection
+    from ansible_collections.lighttpd_tensorflow.serving.plugins.plugin_utils import textproto
+except ImportError:  # plain Python (stand-in, ad-hoc use)
+    import textproto  # type: ignore
+
+
+class TuningError(ValueError):
+    """Invalid input to a tuning function."""
+
+
+# ---------------------------------------------------------------- helpers
+
+def _int(name, value, minimum=None, maximum=None):
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, str) and re.match(r"^\s*\d+\s*$", value):
+            value = int(value)
+        else:
+            raise TuningError("%s must be an integer, got %r" % (name, value))
+    if minimum is not None and value < minimum:
+        raise TuningError("%s must be >= %d, got %d" % (name, minimum, value))
+    if maximum is not None and value > maximum:
+        raise TuningError("%s must be <= %d, got %d" % (name, maximum, value))
+    return value
+
+
+def _choice(name, value, choices):
+    if value not in choices:
+        raise TuningError("%s must be one of %s, got %r" % (name, ", ".join(choices), value))
+    return value
+
+
+def parse_version(name, value):
+    """'1.4.69' (or '1.4.69-1+deb12u1', 'OpenSSL 3.0.19') -> (1, 4, 69)."""
+    match = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", str(value))
+    if not match:
+        raise TuningError("%s must be a version like 1.4.69, got %r" % (name, value))
+    return tuple(int(part or 0) for part in match.groups())
+
+
+# ---------------------------------------------------------------- TF Serving threads
+
+def tfserving_threads(cpus, op_parallelism=False):
+    """Thread settings for tensorflow_model_server.
+
+    rest_api_num_threads follows TF Serving's own default (4 x CPUs) with a floor of 2,
+    because 1 freezes the REST server. intra/inter-op parallelism stay 0 (TensorFlow
+    decides) unless op_parallelism is true.
+    """
+    cpus = _int("cpus", cpus, minimum=1)
+    if not isinstance(op_parallelism, bool):
+        raise TuningError("op_parallelism must be a boolean, got %r" % (op_parallelism,))
+    return {
+        "rest_api_num_threads": max(2, 4 * cpus),
+        "tensorflow_intra_op_parallelism": cpus if op_parallelism else 0,
+        "tensorflow_inter_op_parallelism": max(1, cpus // 2) if op_parallelism else 0,
+    }
+
+
+# ---------------------------------------------------------------- TF Serving batching
+
+_BATCH_DEFAULTS = {
+    # accelerator: (max_batch_size, batch_timeout_micros)
+    "cpu": (32, 0),
+    "gpu": (512, 2000),
+}
+
+
+def tfserving_batching(cpus, accelerator="cpu", max_batch_size=None, batch_timeout_micros=None,
+                       online=True, max_allowed_sizes=6):
+    """Batching parameters after TF Serving's batching guide.
+
+    num_batch_threads = CPUs; max_enqueued_batches = num_batch_threads for online serving
+    (bounded queue, low latency) or 1000 x for offline throughput; allowed_batch_sizes are
+    powers of two below max_batch_size, increasing and ending at max_batch_size.
+    """
+    cpus = _int("cpus", cpus, minimum=1)
+    accelerator = _choice("accelerator", accelerator, sorted(_BATCH_DEFAULTS))
+    default_size, default_timeout = _BATCH_DEFAULTS[accelerator]
+    size = _int("max_batch_size", default_size if max_batch_size is None else max_batch_size,
+                minimum=1, maximum=1 << 20)
+    timeout = _int("batch_timeout_micros",
+                   default_timeout if batch_timeout_micros is None else batch_timeout_micros,
+                   minimum=0, maximum=10 * 1000 * 1000)
+    if not isinstance(online, bool):
+        raise TuningError("online must be a boolean, got %r" % (online,))
+    count = _int("max_allowed_sizes", max_allowed_sizes, minimum=1, maximum=64)
+    threads = cpus
+    powers = []
+    step = 1
+    while step < size:
+        powers.append(step)
+        step *= 2
+    allowed = powers[-(count - 1):] if count > 1 else []
+    allowed.append(size)
+    return {
+        "max_batch_size": size,
+        "batch_timeout_micros": timeout,
+        "max_enqueued_batches": threads if online else threads * 1000,
+        "num_batch_threads": threads,
+        "allowed_batch_sizes": allowed,
+        "pad_variable_length_inputs": False,
+    }
+
+
+# ---------------------------------------------------------------- lighttpd connection limits
+
+def lighttpd_max_connections_cap(max_fds, lighttpd_version):
+    """Highest server.max-connections the given lighttpd version accepts for max_fds."""
+    version = parse_version("lighttpd_version", lighttpd_version)
+    return max_fds // 10 if version >= (1, 4, 83) else max_fds // 2
+
+
+def lighttpd_connection_limits(memory_mb, lighttpd_version, nofile_limit=1048576,
+                               expected_connections=None, keep_alive_requests=1000,
+                               keep_alive_idle=5):
+    """server.max-fds, server.max-connections and keep-alive settings for one instance.
+
+    A proxied connection holds up to three descriptors (client, backend, a file or pipe),
+    so max-fds = 3 x expected connections, rounded up to a power of two, between 1024 and
+    the process's hard nofile limit. Expected connections default to 2 per MiB of memory
+    (a judgement: about 0.5 MiB of buffers per busy connection), capped at 65536.
+    """
+    memory_mb = _int("memory_mb", memory_mb, minimum=1)
+    nofile_limit = _int("nofile_limit", nofile_limit, minimum=64)
+    version = parse_version("lighttpd_version", lighttpd_version)
+    if expected_connections is None:
+        expected = min(65536, 2 * memory_mb)
+    else:
+        expected = _int("expected_connections", expected_connections, minimum=1, maximum=1 << 20)
+    requests = _int("keep_alive_requests", keep_alive_requests, minimum=1, maximum=1 << 20)
+    idle = _int("keep_alive_idle", keep_alive_idle, minimum=1, maximum=3600)
+
+    max_fds = 1024
+    while max_fds < 3 * expected and max_fds < (1 << 20):
+        max_fds *= 2
+    max_fds = max(64, min(max_fds, nofile_limit))
+    cap = lighttpd_max_connections_cap(max_fds, ".".join(str(v) for v in version))
+    # Leave a third of the descriptors for backends and files below the version's cap.
+    max_connections = max(1, min(cap, max_fds // 3, expected))
+    return {
+        "max_fds": max_fds,
+        "max_connections": max_connections,
+        "max_keep_alive_requests": requests,
+        "max_keep_alive_idle": idle,
+        "max_read_idle": 60,
+        "max_write_idle": 360,
+        "limit_nofile": max_fds,
+    }
+
+
+# ---------------------------------------------------------------- TLS
+
+_TLS13_SUITES = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
+_INTERMEDIATE_CIPHERS = (
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+)
+TLS_PROFILES = ("modern", "intermediate")
+
+
+def lighttpd_tls_settings(profile, lighttpd_version, openssl_version, session_tickets=False):
+    """ssl.openssl.ssl-conf-cmd values for a Mozilla profile (guideline 6.0).
+
+    modern: TLS 1.3 only. intermediate: TLS 1.2 and 1.3 with the ECDHE AEAD suites (6.0
+    dropped the DHE suites). X25519MLKEM768 leads the groups where OpenSSL >= 3.5. Neither
+    profile prefers the server's order. Session tickets are off unless asked for, because
+    lighttpd keeps a ticket key for 8 h and offers no lifetime knob.
+    """
+    profile = _choice("profile", profile, TLS_PROFILES)
+    lighttpd = parse_version("lighttpd_version", lighttpd_version)
+    openssl = parse_version("openssl_version", openssl_version)
+    if lighttpd < (1, 4, 56):
+        raise TuningError("lighttpd_version must be >= 1.4.56 (ssl.openssl.ssl-conf-cmd), got %s"
+                          % ".".join(map(str, lighttpd)))
+    if not isinstance(session_tickets, bool):
+        raise TuningError("session_tickets must be a boolean, got %r" % (session_tickets,))
+    groups = "X25519:prime256v1:secp384r1"
+    if openssl >= (3, 5, 0):
+        groups = "X25519MLKEM768:" + groups
+    options = ["-ServerPreference", "SessionTicket" if session_tickets else "-SessionTicket"]
+    conf = {"MinProtocol": "TLSv1.3" if profile == "modern" else "TLSv1.2"}
+    if profile == "intermediate":
+        conf["CipherString"] = _INTERMEDIATE_CIPHERS
+    conf["Ciphersuites"] = _TLS13_SUITES
+    conf["Groups"] = groups
+    # One Options key: repeating it is lighttpd's "Duplicate array-key" error.
+    conf["Options"] = ",".join(options)
+    return conf
+
+
+# ---------------------------------------------------------------- log rotation
+
+def _size_suffix(value):
+    for suffix, factor in (("G", 1 << 30), ("M", 1 << 20), ("k", 1 << 10)):
+        if value >= factor:
+            return "%d%s" % (value // factor, suffix)
+    return str(value)
+
+
+def logrotate_policy(disk_bytes, daily_log_bytes, instances=1, budget_percent=5,
+                     compression_ratio=0.15, min_rotate=1, max_rotate=90):
+    """Daily rotation count and size cap that keep one instance's logs in its disk budget.
+
+    The budget is budget_percent of the disk, shared by the instances. The live file and
+    the one delaycompress keeps plain take 2 x a day's volume; each older, compressed
+    day takes compression_ratio of a day's volume.
+    """
+    disk = _int("disk_bytes", disk_bytes, minimum=1 << 20)
+    daily = _int("daily_log_bytes", daily_log_bytes, minimum=1)
+    count = _int("instances", instances, minimum=1, maximum=1024)
+    percent = _int("budget_percent", budget_percent, minimum=1, maximum=50)
+    try:
+        ratio = float(compression_ratio)
+    except (TypeError, ValueError):
+        raise TuningError("compression_ratio must be a number, got %r" % (compression_ratio,))
+    if not 0.01 <= ratio <= 1:
+        raise TuningError("compression_ratio must be between 0.01 and 1, got %r" % (ratio,))
+    low = _int("min_rotate", min_rotate, minimum=1)
+    high = _int("max_rotate", max_rotate, minimum=low)
+
+    budget = disk * percent // 100 // count
+    rotate = int((budget - 2 * daily) // max(1, int(daily * ratio)))
+    rotate = max(low, min(high, rotate))
+    # Cap one file at a quarter of the budget so a burst rotates early (at the next run).
+    maxsize = max(1 << 20, budget // 4)
+    return {"rotate": rotate, "maxsize_bytes": maxsize, "maxsize": _size_suffix(maxsize),
+            "budget_bytes": budget}
+
+
+# ---------------------------------------------------------------- TF Serving text protos
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_LABEL = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+_PATH = re.compile(r"^/[A-Za-z0-9_./@+=,-]*$")
+MODEL_PLATFORMS = ("tensorflow", "tflite")
+VERSION_POLICIES = ("latest", "specific", "all")
+
+
+def _check_name(what, value):
+    if not isinstance(value, str) or not _NAME.match(value):
+        raise TuningError("%s must match %s (letters, digits, '_', '.', '-'; no quotes, spaces "
+                          "or newlines), got %r" % (what, _NAME.pattern, value))
+    return value
+
+
+def _check_path(what, value):
+    if not isinstance(value, str) or not _PATH.match(value) or "/../" in value + "/":
+        raise TuningError("%s must be an absolute path of letters, digits and _./@+=,- "
+                          "(no quotes, spaces or '..'), got %r" % (what, value))
+    return value
+
+
+def _check_policy(where, policy):
+    """Normalise a version policy to {'latest': N} / {'specific': [..]} / {'all': True}."""
+    if policy is None:
+        return {"latest": 1}
+    if policy == "all":
+        return {"all": True}
+    if not isinstance(policy, dict) or len(policy) != 1:
+        raise TuningError("%s.version_policy must be 'all' or a dict with one key of %s, got %r"
+                          % (where, ", ".join(VERSION_POLICIES), policy))
+    kind, value = next(iter(policy.items()))
+    _choice("%s.version_policy" % where, kind, VERSION_POLICIES)
+    if kind == "latest":
+        return {"latest": _int("%s.version_policy.latest" % where, value, minimum=1, maximum=1000)}
+    if kind == "all":
+        return {"all": True}
+    if not isinstance(value, list) or not value:
+        raise TuningError("%s.version_policy.specific must be a non-empty list of versions, got %r"
+                          % (where, value))
+    versions = [_int("%s.version_policy.specific[]" % where, v, minimum=1) for v in value]
+    if len(set(versions)) != len(versions):
+        raise TuningError("%s.version_policy.specific has duplicate versions: %r" % (where, value))
+    return {"specific": sorted(versions)}
+
+
+def normalize_models(models):
+    """Validate the list of model definitions and return it in canonical form."""
+    if not isinstance(models, list) or not models:
+        raise TuningError("models must be a non-empty list of model definitions, got %r" % (models,))
+    out = []
+    seen = set()
+    for index, model in enumerate(models):
+        where = "models[%d]" % index
+        if not isinstance(model, dict):
+            raise TuningError("%s must be a dict with name and base_path, got %r" % (where, model))
+        unknown = set(model) - {"name", "base_path", "platform", "version_policy", "labels"}
+        if unknown:
+            raise TuningError("%s has unknown keys %s (allowed: name, base_path, platform, "
+                              "version_policy, labels)" % (where, ", ".join(sorted(unknown))))
+        name = _check_name("%s.name" % where, model.get("name"))
+        if name in seen:
+            raise TuningError("%s.name %r is defined twice" % (where, name))
+        seen.add(name)
+        labels = model.get("labels") or {}
+        if not isinstance(labels, dict):
+            raise TuningError("%s.labels must be a dict of label -> version, got %r" % (where, labels))
+        checked_labels = {}
+        for label, version in sorted(labels.items()):
+            if not isinstance(label, str) or not _LABEL.match(label):
+                raise TuningError("%s.labels key %r must match %s" % (where, label, _LABEL.pattern))
+            checked_labels[label] = _int("%s.labels.%s" % (where, label), version, minimum=1)
+        out.append({
+            "name": name,
+            "base_path": _check_path("%s.base_path" % where, model.get("base_path")),
+            "platform": _choice("%s.platform" % where, model.get("platform", "tensorflow"),
+                                MODEL_PLATFORMS),
+            "version_policy": _check_policy(where, model.get("version_policy")),
+            "labels": checked_labels,
+        })
+    return out
+
+
+def tfserving_models_config(models):
+    """Render a ModelServerConfig text proto (models.config) from model definitions."""
+    configs = []
+    for model in normalize_models(models):
+        policy_kind, policy_value = next(iter(model["version_policy"].items()))
+        if policy_kind == "latest":
+            policy = {"latest": {"num_versions": policy_value}}
+        elif policy_kind == "specific":
+            policy = {"specific": {"versions": policy_value}}
+        else:
+            policy = {"all": {}}
+        config = {
+            "name": model["name"],
+            "base_path": model["base_path"],
+            "model_platform": model["platform"],
+            "model_version_policy": policy,
+        }
+        if model["labels"]:
+            config["version_labels"] = [{"key": k, "value": v} for k, v in model["labels"].items()]
+        configs.append(config)
+    return textproto.render({"model_config_list": {"config": configs}}) + "\n"
+
+
+def models_from_config(text):
+    """Parse models.config text back into canonical model definitions (inverse of above)."""
+    parsed = textproto.parse(text)
+    lists = parsed.get("model_config_list", [])
+    if len(lists) != 1:
+        raise TuningError("models.config must hold exactly one model_config_list")
+    models = []
+    for config in lists[0].get("config", []):
+        policy_msg = config.get("model_version_policy", [{}])[0]
+        if "latest" in policy_msg:
+            policy = {"latest": policy_msg["latest"][0].get("num_versions", [1])[0]}
+        elif "specific" in policy_msg:
+            policy = {"specific": sorted(policy_msg["specific"][0].get("versions", []))}
+        elif "all" in policy_msg:
+            policy = {"all": True}
+        else:
+            policy = {"latest": 1}
+        labels = {}
+        for entry in config.get("version_labels", []):
+            labels[entry["key"][0]] = entry["value"][0]
+        models.append({
+            "name": config["name"][0],
+            "base_path": config["base_path"][0],
+            "platform": config.get("model_platform", ["tensorflow"])[0],
+            "version_policy": policy,
+            "labels": dict(sorted(labels.items())),
+        })
+    return models
+
+
+def tfserving_batching_config(params):
+    """Render batching_parameters.txt (wrapper values) from tfserving_batching output."""
+    if not isinstance(params, dict):
+        raise TuningError("params must be a dict such as tfserving_batching returns, got %r" % (params,))
+    required = ("max_batch_size", "batch_timeout_micros", "max_enqueued_batches", "num_batch_threads")
+    missing = [key for key in required if key not in params]
+    if missing:
+        raise TuningError("params is missing %s" % ", ".join(missing))
+    size = _int("params.max_batch_size", params["max_batch_size"], minimum=1)
+    fields = {
+        "max_batch_size": {"value": size},
+        "batch_timeout_micros": {"value": _int("params.batch_timeout_micros",
+                                               params["batch_timeout_micros"], minimum=0)},
+        "max_enqueued_batches": {"value": _int("params.max_enqueued_batches",
+                                               params["max_enqueued_batches"], minimum=1)},
+        "num_batch_threads": {"value": _int("params.num_batch_threads",
+                                            params["num_batch_threads"], minimum=1)},
+    }
+    allowed = params.get("allowed_batch_sizes") or []
+    if allowed:
+        sizes = [_int("params.allowed_batch_sizes[]", s, minimum=1) for s in allowed]
+        if any(b <= a for a, b in zip(sizes, sizes[1:])):
+            raise TuningError("params.allowed_batch_sizes must increase strictly, got %r" % (sizes,))
+        if sizes[-1] != size:
+            raise TuningError("params.allowed_batch_sizes must end at max_batch_size (%d), got %r"
+                              % (size, sizes))
+        fields["allowed_batch_sizes"] = sizes
+    pad = params.get("pad_variable_length_inputs", False)
+    if not isinstance(pad, bool):
+        raise TuningError("params.pad_variable_length_inputs must be a boolean, got %r" % (pad,))
+    if pad:
+        fields["pad_variable_length_inputs"] = True
+    return textproto.render(fields) + "\n"
+
+
+def tfserving_monitoring_config(path="/monitoring/prometheus/metrics", enable=True):
+    """Render monitoring.config enabling Prometheus metrics on the REST port at path."""
+    if not isinstance(enable, bool):
+        raise TuningError("enable must be a boolean, got %r" % (enable,))
+    if not isinstance(path, str) or not re.match(r"^/[A-Za-z0-9_./-]*$", path):
+        raise TuningError("path must be a URL path such as /monitoring/prometheus/metrics, got %r"
+                          % (path,))
+    return textproto.render({"prometheus_config": {"enable": enable, "path": path}}) + "\n"
