@@ -1,0 +1,132 @@
+# -*- coding: utf-8 -*-
+"""Shared testinfra helpers for every Molecule scenario.
+
+Test hosts are reached with testinfra's native podman backend (``podman://NAME``), about
+ten times faster than going through Ansible. MOLECULE_TESTINFRA_BACKEND=docker switches it
+for users who run the scenarios on docker. When a test fails, the journal of the units it
+names is printed, so CI logs say why.
+"""
+
+import json
+import os
+import re
+import shlex
+import subprocess
+import time
+import uuid
+
+import pytest
+import testinfra
+
+BACKEND = os.environ.get("MOLECULE_TESTINFRA_BACKEND", "podman")
+SCENARIO_DIR = os.environ.get("MOLECULE_SCENARIO_DIRECTORY", "")
+EPHEMERAL_DIR = os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "")
+_HOSTS = {}
+
+
+def host(name):
+    """A testinfra host for the test container NAME."""
+    if name not in _HOSTS:
+        _HOSTS[name] = testinfra.get_host("%s://%s" % (BACKEND, name))
+    return _HOSTS[name]
+
+
+@pytest.fixture(scope="session")
+def get_host():
+    return host
+
+
+def run_playbook(playbook, *args, extra_vars=None, check=False, timeout=900):
+    """Run a playbook against the scenario's inventory; return (returncode, output)."""
+    if not os.path.isabs(playbook):
+        playbook = os.path.join(SCENARIO_DIR, playbook)
+    cmd = ["ansible-playbook", "-i", os.path.join(EPHEMERAL_DIR, "inventory"), playbook]
+    if check:
+        cmd.append("--check")
+    if extra_vars:
+        cmd += ["-e", json.dumps(extra_vars)]
+    cmd += list(args)
+    env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def recap(output):
+    """PLAY RECAP counters per host: {host: {'ok': n, 'changed': n, 'failed': n, ...}}."""
+    result = {}
+    for match in re.finditer(r"^(\S+)\s+:\s+((?:\w+=\d+\s*)+)$", output, re.M):
+        result[match.group(1)] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", match.group(2))}
+    return result
+
+
+def changed_tasks(output):
+    """Names of the tasks that reported 'changed' in a playbook's output."""
+    names = []
+    task = None
+    for line in output.splitlines():
+        if line.startswith("TASK ["):
+            task = line
+        elif line.startswith("changed:") and task:
+            names.append(task)
+    return names
+
+
+class RequestLoop(object):
+    """A bounded request loop running inside a test host (curl, one request at a time).
+
+    It stops by itself after `count` requests; `results()` waits for it and returns the
+    HTTP status codes (000 for a connection that failed).
+    """
+
+    def __init__(self, on, url, count=200, interval=0.05, curl_args="", timeout=10):
+        self.host = host(on)
+        self.name = "loop-%s" % uuid.uuid4().hex[:8]
+        self.out = "/tmp/%s.out" % self.name
+        script = (
+            "for i in $(seq %d); do curl -s -o /dev/null -w '%%{http_code}\\n' -m %d %s %s; "
+            "sleep %s; done > %s.tmp; mv %s.tmp %s"
+            % (count, timeout, curl_args, shlex.quote(url), interval, self.out, self.out, self.out)
+        )
+        self.host.check_output("systemd-run --unit=%s --collect sh -c %s", self.name, script)
+        self.deadline = time.time() + count * (interval + timeout) + 30
+
+    def results(self):
+        while time.time() < self.deadline:
+            if self.host.file(self.out).exists:
+                return self.host.file(self.out).content_string.split()
+            time.sleep(0.5)
+        raise AssertionError("request loop %s did not finish" % self.name)
+
+
+def journal(on, unit, lines=60):
+    return host(on).run("journalctl -u %s -n %s --no-pager", unit, str(lines)).stdout
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Attach the journal of the units a failing test names (marker `units`)."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call" and report.failed:
+        marker = item.get_closest_marker("units")
+        if marker:
+            for on, unit in marker.args:
+                try:
+                    report.sections.append(("journal %s %s" % (on, unit), journal(on, unit)))
+                except Exception as err:  # the host may be gone
+                    report.sections.append(("journal %s %s" % (on, unit), str(err)))
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "units(*pairs): (host, unit) journals to show on failure")
+
+
+def assert_check_mode_clean(playbook="converge.yml"):
+    """`--check` on the converged hosts reports no change and fails nowhere."""
+    code, output = run_playbook(playbook, check=True)
+    counters = recap(output)
+    assert code == 0, output[-3000:]
+    assert counters, output[-3000:]
+    changed = {name: c["changed"] for name, c in counters.items() if c.get("changed")}
+    assert not changed, "check mode reported changes: %s\n%s" % (changed, "\n".join(changed_tasks(output)))
+    assert all(c.get("failed", 0) == 0 for c in counters.values()), output[-3000:]
