@@ -12,9 +12,9 @@ short_description: ssl.openssl.ssl-conf-cmd values for a Mozilla TLS profile
 version_added: 0.1.0
 author: lighttpd_tensorflow.serving maintainers
 description:
-  - Follows Mozilla's server-side TLS guideline 6.0: C(modern) is TLS 1.3 only; C(intermediate) adds TLS 1.2 with the ECDHE AEAD cipher suites.
-  - C(X25519MLKEM768) leads the groups when OpenSSL is 3.5 or newer. The server's cipher order is not preferred.
-  - Session tickets are disabled unless O(session_tickets=true): lighttpd keeps ticket keys for 8 hours and has no lifetime setting.
+  - "Follows Mozilla's server-side TLS guideline 6.0: C(modern) is TLS 1.3 only; C(intermediate) adds TLS 1.2 with the ECDHE AEAD cipher suites."
+  - "C(X25519MLKEM768) leads the groups when OpenSSL is 3.5 or newer. The server's cipher order is not preferred."
+  - "Session tickets are disabled unless O(session_tickets=true): lighttpd keeps ticket keys for 8 hours and has no lifetime setting."
 positional: _input, lighttpd_version, openssl_version
 options:
   _input:

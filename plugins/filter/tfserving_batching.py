@@ -12,8 +12,8 @@ short_description: TF Serving batching parameters after the official batching gu
 version_added: 0.1.0
 author: lighttpd_tensorflow.serving maintainers
 description:
-  - C(num_batch_threads) is the CPU count, C(max_enqueued_batches) equals it for online serving (1000 x for offline throughput), C(allowed_batch_sizes) are powers of two that increase and end at C(max_batch_size).
-  - Defaults for O(accelerator=cpu) are C(max_batch_size=32) and C(batch_timeout_micros=0); for O(accelerator=gpu) 512 and 2000.
+  - "C(num_batch_threads) is the CPU count, C(max_enqueued_batches) equals it for online serving (1000 x for offline throughput), C(allowed_batch_sizes) are powers of two that increase and end at C(max_batch_size)."
+  - "Defaults for O(accelerator=cpu) are C(max_batch_size=32) and C(batch_timeout_micros=0); for O(accelerator=gpu) 512 and 2000."
 positional: _input
 options:
   _input:
@@ -43,7 +43,7 @@ options:
 EXAMPLES = r"""
 batching: "{{ 4 | lighttpd_tensorflow.serving.tfserving_batching }}"
 # -> {max_batch_size: 32, batch_timeout_micros: 0, max_enqueued_batches: 4, num_batch_threads: 4,
-#     allowed_batch_sizes: [2, 4, 8, 16, 32], pad_variable_length_inputs: false}
+#     allowed_batch_sizes: [1, 2, 4, 8, 16, 32], pad_variable_length_inputs: false}
 """
 
 RETURN = r"""

@@ -1,0 +1,267 @@
+"""Unit and property tests for the tuning functions behind the filters."""
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from ansible_collections.lighttpd_tensorflow.serving.plugins.plugin_utils import textproto, tuning
+from ansible_collections.lighttpd_tensorflow.serving.plugins.plugin_utils.tuning import TuningError
+
+settings.register_profile("ci", max_examples=200, deadline=None)
+settings.load_profile("ci")
+
+VERSIONS = st.sampled_from(["1.4.56", "1.4.63", "1.4.69", "1.4.74", "1.4.79", "1.4.82", "1.4.83", "1.4.90"])
+
+
+# ----------------------------------------------------------------- tfserving_threads
+
+@given(st.integers(min_value=1, max_value=1024), st.booleans())
+def test_threads_never_one_and_at_least_one(cpus, op):
+    result = tuning.tfserving_threads(cpus, op_parallelism=op)
+    assert result["rest_api_num_threads"] >= 2
+    assert result["rest_api_num_threads"] == max(2, 4 * cpus)
+    if op:
+        assert result["tensorflow_intra_op_parallelism"] == cpus
+        assert result["tensorflow_inter_op_parallelism"] >= 1
+    else:
+        assert result["tensorflow_intra_op_parallelism"] == result["tensorflow_inter_op_parallelism"] == 0
+
+
+@pytest.mark.parametrize("cpus, message", [(0, "cpus must be >= 1"), ("two", "cpus must be an integer"),
+                                           (True, "cpus must be an integer")])
+def test_threads_rejects_bad_cpus(cpus, message):
+    with pytest.raises(TuningError, match=message):
+        tuning.tfserving_threads(cpus)
+
+
+# ----------------------------------------------------------------- tfserving_batching
+
+@given(st.integers(min_value=1, max_value=512), st.sampled_from(["cpu", "gpu"]),
+       st.one_of(st.none(), st.integers(min_value=1, max_value=100000)), st.booleans(),
+       st.integers(min_value=1, max_value=20))
+def test_batching_invariants(cpus, accel, size, online, count):
+    result = tuning.tfserving_batching(cpus, accelerator=accel, max_batch_size=size, online=online,
+                                       max_allowed_sizes=count)
+    sizes = result["allowed_batch_sizes"]
+    assert all(b > a for a, b in zip(sizes, sizes[1:])), sizes
+    assert sizes[-1] == result["max_batch_size"]
+    assert 1 <= len(sizes) <= count
+    for key in ("max_batch_size", "max_enqueued_batches", "num_batch_threads"):
+        assert result[key] >= 1
+    assert result["num_batch_threads"] == cpus
+    assert result["max_enqueued_batches"] == (cpus if online else cpus * 1000)
+    # The rendered file is accepted by the same reader the stand-in uses.
+    parsed = textproto.parse(tuning.tfserving_batching_config(result))
+    assert parsed["max_batch_size"] == [{"value": [result["max_batch_size"]]}]
+    assert parsed["allowed_batch_sizes"] == sizes
+
+
+def test_batching_defaults_follow_the_guide():
+    cpu = tuning.tfserving_batching(4)
+    assert cpu == {"max_batch_size": 32, "batch_timeout_micros": 0, "max_enqueued_batches": 4,
+                   "num_batch_threads": 4, "allowed_batch_sizes": [1, 2, 4, 8, 16, 32],
+                   "pad_variable_length_inputs": False}
+    gpu = tuning.tfserving_batching(8, accelerator="gpu")
+    assert gpu["max_batch_size"] == 512 and gpu["batch_timeout_micros"] == 2000
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"accelerator": "tpu"}, "accelerator must be one of cpu, gpu"),
+    ({"max_batch_size": 0}, "max_batch_size must be >= 1"),
+    ({"batch_timeout_micros": -1}, "batch_timeout_micros must be >= 0"),
+    ({"online": "yes"}, "online must be a boolean"),
+])
+def test_batching_rejects_bad_arguments(kwargs, message):
+    with pytest.raises(TuningError, match=message):
+        tuning.tfserving_batching(2, **kwargs)
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"max_batch_size": 8, "batch_timeout_micros": 0, "max_enqueued_batches": 1, "num_batch_threads": 1,
+      "allowed_batch_sizes": [4, 2, 8]}, "must increase"),
+    ({"max_batch_size": 8, "batch_timeout_micros": 0, "max_enqueued_batches": 1, "num_batch_threads": 1,
+      "allowed_batch_sizes": [2, 4]}, "must end at max_batch_size"),
+    ({"max_batch_size": 8}, "params is missing batch_timeout_micros"),
+    ("max_batch_size: 8", "params must be a dict"),
+])
+def test_batching_config_rejects_bad_params(params, message):
+    with pytest.raises(TuningError, match=message):
+        tuning.tfserving_batching_config(params)
+
+
+# ----------------------------------------------------------------- lighttpd_connection_limits
+
+@given(st.integers(min_value=1, max_value=1 << 22), VERSIONS, st.integers(min_value=64, max_value=1 << 22),
+       st.one_of(st.none(), st.integers(min_value=1, max_value=1 << 20)))
+def test_connection_limits_invariants(memory, version, nofile, expected):
+    result = tuning.lighttpd_connection_limits(memory, version, nofile_limit=nofile,
+                                               expected_connections=expected)
+    for key, value in result.items():
+        assert value >= 1, key
+    assert result["max_fds"] <= max(64, nofile)
+    assert result["limit_nofile"] == result["max_fds"]
+    cap = result["max_fds"] // 10 if tuning.parse_version("v", version) >= (1, 4, 83) else result["max_fds"] // 2
+    assert result["max_connections"] <= max(1, cap)
+    assert result["max_connections"] <= max(1, result["max_fds"] // 3)
+
+
+def test_connection_limits_example():
+    result = tuning.lighttpd_connection_limits(2048, "1.4.69", nofile_limit=20000)
+    assert result["max_fds"] == 16384  # 3 x 4096 expected connections -> 16384 (under 20000)
+    assert result["max_connections"] == 4096
+    newer = tuning.lighttpd_connection_limits(2048, "1.4.83", nofile_limit=20000)
+    assert newer["max_connections"] == 1638  # max-fds / 10 with HTTP/2 from 1.4.83
+
+
+@pytest.mark.parametrize("args, message", [
+    ((0, "1.4.69"), "memory_mb must be >= 1"),
+    ((1024, "latest"), "lighttpd_version must be a version"),
+    ((1024, "1.4.69", 10), "nofile_limit must be >= 64"),
+])
+def test_connection_limits_rejects_bad_arguments(args, message):
+    with pytest.raises(TuningError, match=message):
+        tuning.lighttpd_connection_limits(*args)
+
+
+# ----------------------------------------------------------------- lighttpd_tls_settings
+
+def test_tls_modern_is_tls13_only():
+    conf = tuning.lighttpd_tls_settings("modern", "1.4.69", "3.0.19")
+    assert conf["MinProtocol"] == "TLSv1.3"
+    assert "CipherString" not in conf
+    assert conf["Groups"] == "X25519:prime256v1:secp384r1"
+    assert conf["Options"] == "-ServerPreference,-SessionTicket"
+
+
+def test_tls_intermediate_and_new_openssl():
+    conf = tuning.lighttpd_tls_settings("intermediate", "1.4.79", "3.5.1", session_tickets=True)
+    assert conf["MinProtocol"] == "TLSv1.2"
+    assert "DHE-RSA" not in conf["CipherString"].replace("ECDHE-RSA", "")
+    assert conf["CipherString"].startswith("ECDHE-ECDSA-AES128-GCM-SHA256:")
+    assert conf["Groups"].startswith("X25519MLKEM768:")
+    assert conf["Options"] == "-ServerPreference,SessionTicket"
+
+
+@pytest.mark.parametrize("args, message", [
+    (("old", "1.4.69", "3.0.0"), "profile must be one of modern, intermediate"),
+    (("modern", "1.4.50", "3.0.0"), "lighttpd_version must be >= 1.4.56"),
+    (("modern", "1.4.69", "three"), "openssl_version must be a version"),
+])
+def test_tls_rejects_bad_arguments(args, message):
+    with pytest.raises(TuningError, match=message):
+        tuning.lighttpd_tls_settings(*args)
+
+
+# ----------------------------------------------------------------- logrotate_policy
+
+@given(st.integers(min_value=1 << 20, max_value=1 << 44), st.integers(min_value=1, max_value=1 << 36),
+       st.integers(min_value=1, max_value=16))
+def test_logrotate_invariants(disk, daily, instances):
+    policy = tuning.logrotate_policy(disk, daily, instances=instances)
+    assert 1 <= policy["rotate"] <= 90
+    assert policy["maxsize_bytes"] >= 1 << 20
+    assert policy["maxsize"][-1] in "GMk0123456789"
+
+
+def test_logrotate_example():
+    policy = tuning.logrotate_policy(10 * (1 << 30), 100 * (1 << 20))
+    assert policy == {"rotate": 20, "maxsize_bytes": 128 * (1 << 20), "maxsize": "128M",
+                      "budget_bytes": 512 * (1 << 20)}
+
+
+@pytest.mark.parametrize("args, kwargs, message", [
+    ((100, 10), {}, "disk_bytes must be >="),
+    ((1 << 30, 0), {}, "daily_log_bytes must be >= 1"),
+    ((1 << 30, 10), {"compression_ratio": 2}, "compression_ratio must be between"),
+    ((1 << 30, 10), {"min_rotate": 5, "max_rotate": 2}, "max_rotate must be >= 5"),
+])
+def test_logrotate_rejects_bad_arguments(args, kwargs, message):
+    with pytest.raises(TuningError, match=message):
+        tuning.logrotate_policy(*args, **kwargs)
+
+
+# ----------------------------------------------------------------- models.config
+
+NAMES = st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9_.-]{0,20}\Z")
+LABELS = st.from_regex(r"\A[A-Za-z][A-Za-z0-9_-]{0,10}\Z")
+POLICIES = st.one_of(
+    st.builds(lambda n: {"latest": n}, st.integers(min_value=1, max_value=10)),
+    st.builds(lambda v: {"specific": sorted(set(v))}, st.lists(st.integers(min_value=1, max_value=10 ** 9),
+                                                              min_size=1, max_size=4)),
+    st.just({"all": True}),
+)
+MODEL = st.fixed_dictionaries({
+    "name": NAMES,
+    "base_path": st.from_regex(r"\A/[a-z0-9_./-]{1,30}\Z").filter(lambda p: "/../" not in p + "/"),
+    "platform": st.sampled_from(["tensorflow", "tflite"]),
+    "version_policy": POLICIES,
+    "labels": st.dictionaries(LABELS, st.integers(min_value=1, max_value=10 ** 9), max_size=3),
+})
+
+
+@given(st.lists(MODEL, min_size=1, max_size=4, unique_by=lambda m: m["name"]))
+def test_models_config_round_trips(models):
+    text = tuning.tfserving_models_config(models)
+    expected = [dict(m, labels=dict(sorted(m["labels"].items()))) for m in models]
+    assert tuning.models_from_config(text) == expected
+
+
+def test_models_config_example():
+    text = tuning.tfserving_models_config([{"name": "m", "base_path": "/srv/models/m",
+                                            "labels": {"stable": 123}}])
+    assert text == (
+        'model_config_list {\n  config {\n    name: "m"\n    base_path: "/srv/models/m"\n'
+        '    model_platform: "tensorflow"\n    model_version_policy {\n      latest {\n'
+        '        num_versions: 1\n      }\n    }\n    version_labels {\n      key: "stable"\n'
+        '      value: 123\n    }\n  }\n}\n')
+
+
+@given(st.text(min_size=1, max_size=20).filter(lambda s: any(c in s for c in "\"'\n\\ {}")))
+def test_names_with_quotes_or_newlines_are_refused(name):
+    with pytest.raises(TuningError, match=r"models\[0\]\.name must match"):
+        tuning.tfserving_models_config([{"name": name, "base_path": "/srv/m"}])
+
+
+@pytest.mark.parametrize("model, message", [
+    ({"name": "m", "base_path": "relative/path"}, r"models\[0\]\.base_path must be an absolute path"),
+    ({"name": "m", "base_path": "/srv/\"m"}, r"models\[0\]\.base_path must be an absolute path"),
+    ({"name": "m", "base_path": "/srv/../etc"}, r"models\[0\]\.base_path must be an absolute path"),
+    ({"name": "m", "base_path": "/srv/m", "version_policy": {"newest": 1}},
+     r"models\[0\]\.version_policy must be one of latest, specific, all"),
+    ({"name": "m", "base_path": "/srv/m", "version_policy": {"specific": []}}, "must be a non-empty list"),
+    ({"name": "m", "base_path": "/srv/m", "version_policy": {"specific": [3, 3]}}, "duplicate versions"),
+    ({"name": "m", "base_path": "/srv/m", "labels": {"stable": 0}}, r"labels\.stable must be >= 1"),
+    ({"name": "m", "base_path": "/srv/m", "labels": {"bad label": 1}}, "labels key 'bad label' must match"),
+    ({"name": "m", "base_path": "/srv/m", "platform": "pytorch"}, r"platform must be one of tensorflow, tflite"),
+    ({"name": "m", "base_path": "/srv/m", "colour": "red"}, "unknown keys colour"),
+])
+def test_models_config_rejects_bad_models(model, message):
+    with pytest.raises(TuningError, match=message):
+        tuning.tfserving_models_config([model])
+
+
+def test_models_config_rejects_duplicates_and_empty():
+    with pytest.raises(TuningError, match="defined twice"):
+        tuning.tfserving_models_config([{"name": "m", "base_path": "/a"}, {"name": "m", "base_path": "/b"}])
+    with pytest.raises(TuningError, match="models must be a non-empty list"):
+        tuning.tfserving_models_config([])
+
+
+# ----------------------------------------------------------------- monitoring
+
+def test_monitoring_config():
+    text = tuning.tfserving_monitoring_config("/metrics")
+    assert textproto.parse(text) == {"prometheus_config": [{"enable": [True], "path": ["/metrics"]}]}
+    with pytest.raises(TuningError, match="path must be a URL path"):
+        tuning.tfserving_monitoring_config('/m"x')
+
+
+# ----------------------------------------------------------------- textproto
+
+@given(st.text(max_size=40))
+def test_textproto_quotes_any_string(value):
+    assert textproto.parse(textproto.render({"s": value})) == {"s": [value]}
+
+
+@pytest.mark.parametrize("text", ["a {", "a: ", "a: \"x", "{", "a b", "a: 1 }"])
+def test_textproto_rejects_malformed_text(text):
+    with pytest.raises(textproto.TextProtoError):
+        textproto.parse(text)
