@@ -14,7 +14,7 @@ author: lighttpd_tensorflow.serving maintainers
 description:
   - "Follows Mozilla's server-side TLS guideline 6.0: C(modern) is TLS 1.3 only; C(intermediate) adds TLS 1.2 with the ECDHE AEAD cipher suites."
   - "C(X25519MLKEM768) leads the groups when OpenSSL is 3.5 or newer. The server's cipher order is not preferred."
-  - "Session tickets are disabled unless O(session_tickets=true): lighttpd keeps ticket keys for 8 hours and has no lifetime setting."
+  - "Session tickets are disabled unless O(session_tickets=true): lighttpd keeps ticket keys for 8 hours and has no lifetime setting. With OpenSSL 3.0 or newer C(NumTickets=0) is added too, so TLS 1.3 sends no ticket at all."
 positional: _input, lighttpd_version, openssl_version
 options:
   _input:
@@ -37,12 +37,12 @@ options:
 
 EXAMPLES = r"""
 tls: "{{ 'intermediate' | lighttpd_tensorflow.serving.lighttpd_tls_settings('1.4.69', '3.0.19') }}"
-# -> {MinProtocol: TLSv1.2, CipherString: ECDHE-ECDSA-AES128-GCM-SHA256:..., Ciphersuites: ..., Groups: X25519:prime256v1:secp384r1, Options: -ServerPreference,-SessionTicket}
+# -> {MinProtocol: TLSv1.2, CipherString: ECDHE-ECDSA-AES128-GCM-SHA256:..., Ciphersuites: ..., Groups: X25519:prime256v1:secp384r1, Options: -ServerPreference,-SessionTicket, NumTickets: '0'}
 """
 
 RETURN = r"""
 _value:
-  description: SSL_CONF keys (C(MinProtocol), C(CipherString) for intermediate, C(Ciphersuites), C(Groups), C(Options)) and their values.
+  description: SSL_CONF keys (C(MinProtocol), C(CipherString) for intermediate, C(Ciphersuites), C(Groups), C(Options), C(NumTickets) without tickets) and their values.
   type: dict
 """
 

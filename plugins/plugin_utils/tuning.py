@@ -181,7 +181,8 @@ def lighttpd_tls_settings(profile, lighttpd_version, openssl_version, session_ti
     modern: TLS 1.3 only. intermediate: TLS 1.2 and 1.3 with the ECDHE AEAD suites (6.0
     dropped the DHE suites). X25519MLKEM768 leads the groups where OpenSSL >= 3.5. Neither
     profile prefers the server's order. Session tickets are off unless asked for, because
-    lighttpd keeps a ticket key for 8 h and offers no lifetime knob.
+    lighttpd keeps a ticket key for 8 h and offers no lifetime knob (with OpenSSL >= 3.0 also
+    NumTickets 0, so TLS 1.3 sends no ticket at all).
     """
     profile = _choice("profile", profile, TLS_PROFILES)
     lighttpd = parse_version("lighttpd_version", lighttpd_version)
@@ -202,6 +203,9 @@ def lighttpd_tls_settings(profile, lighttpd_version, openssl_version, session_ti
     conf["Groups"] = groups
     # One Options key: repeating it is lighttpd's "Duplicate array-key" error.
     conf["Options"] = ",".join(options)
+    if not session_tickets and openssl >= (3, 0, 0):
+        # -SessionTicket alone still sends TLS 1.3 (stateful) tickets; NumTickets 0 sends none.
+        conf["NumTickets"] = "0"
     return conf
 
 

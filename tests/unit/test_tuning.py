@@ -129,6 +129,8 @@ def test_tls_modern_is_tls13_only():
     assert "CipherString" not in conf
     assert conf["Groups"] == "X25519:prime256v1:secp384r1"
     assert conf["Options"] == "-ServerPreference,-SessionTicket"
+    assert conf["NumTickets"] == "0"
+    assert "NumTickets" not in tuning.lighttpd_tls_settings("modern", "1.4.69", "1.1.1w")
 
 
 def test_tls_intermediate_and_new_openssl():
@@ -138,6 +140,7 @@ def test_tls_intermediate_and_new_openssl():
     assert conf["CipherString"].startswith("ECDHE-ECDSA-AES128-GCM-SHA256:")
     assert conf["Groups"].startswith("X25519MLKEM768:")
     assert conf["Options"] == "-ServerPreference,SessionTicket"
+    assert "NumTickets" not in conf
 
 
 @pytest.mark.parametrize("args, message", [

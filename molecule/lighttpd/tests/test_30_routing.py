@@ -1,0 +1,90 @@
+"""Separate workers, inference proxying, limits and rate control."""
+import json
+import time
+
+import pytest
+
+from conftest import host
+
+EDGE, CLIENT = "edge1", "client1"
+pytestmark = pytest.mark.units((EDGE, "lighttpd@edge"), (EDGE, "lighttpd@static"))
+
+
+def main_pid(instance):
+    return int(host(EDGE).check_output("systemctl show -p MainPID --value lighttpd@%s", instance))
+
+
+def lines(path):
+    return int(host(EDGE).check_output("wc -l < %s", path))
+
+
+def test_static_file_is_served_by_the_static_process():
+    edge_pid, static_pid = main_pid("edge"), main_pid("static")
+    assert edge_pid and static_pid and edge_pid != static_pid
+    assert host(EDGE).process.get(pid=static_pid).user == "www-data"
+    before = lines("/var/log/lighttpd/static/access.log")
+    out = host(CLIENT).check_output("curl -skf https://edge1/index.html")
+    assert "<title>static</title>" in out
+    time.sleep(1.5)  # access logs are written in batches
+    assert lines("/var/log/lighttpd/static/access.log") == before + 1
+    last = host(EDGE).check_output("grep 'GET /index.html' /var/log/lighttpd/edge/access.log | tail -n 1")
+    assert "route=static" in last
+
+
+def test_inference_path_reaches_the_backend_with_trusted_forwarding_headers():
+    client_ip = host(CLIENT).check_output("hostname -I").split()[0]
+    out = host(CLIENT).check_output(
+        "curl -skf -H 'X-Forwarded-For: 6.6.6.6' -H 'Forwarded: for=6.6.6.6' "
+        "-d '{\"instances\": [1.0]}' https://edge1/v1/models/half_plus_two:predict")
+    answer = json.loads(out)
+    assert answer["backend"] == "edge1" and answer["path"] == "/v1/models/half_plus_two:predict"
+    assert answer["x_forwarded_for"] == client_ip  # the spoofed value was dropped
+    assert "6.6.6.6" not in (answer["forwarded"] or "")
+    assert answer["forwarded"].startswith("for=%s;proto=https" % client_ip)
+
+
+@pytest.mark.parametrize("path", ["/monitoring/prometheus/metrics", "/v1/models/m/extra", "/v1/other"])
+def test_other_tf_serving_paths_are_not_exposed(path):
+    out = host(CLIENT).check_output("curl -sk -o /dev/null -w '%%{http_code}' https://edge1%s", path)
+    assert out == "403"
+
+
+def test_oversized_body_gets_413():
+    out = host(CLIENT).check_output(
+        "head -c 100000 /dev/zero | curl -sk --http1.1 -o /dev/null -w '%{http_code}' --data-binary @- "
+        "https://edge1/v1/models/half_plus_two:predict")
+    assert out == "413"
+
+
+def test_status_only_on_loopback():
+    assert "uptime" in host(EDGE).check_output("curl -sf 'http://127.0.0.1:9080/server-status?auto'").lower()
+    assert host(CLIENT).run("curl -s -m 3 http://edge1:9080/server-status").rc == 7
+
+
+def test_rate_limit_gives_429_with_retry_after_while_another_address_is_served():
+    # The scenario allows 5 requests/s with a burst of 10 per address. HTTP/1.1: lighttpd
+    # answers an HTTP/2 request whose body it has not read with a stream reset (see docs).
+    time.sleep(3)
+    codes = host(EDGE).check_output(
+        "for i in $(seq 30); do curl -sk --http1.1 -o /dev/null -w '%{http_code}\\n' -d '{}' "
+        "https://127.0.0.1/v1/models/half_plus_two:predict; done").split()
+    assert codes.count("429") >= 10, codes
+    assert codes[:10] == ["200"] * 10, codes
+    headers = host(EDGE).check_output(
+        "curl -sk --http1.1 -D- -o /dev/null https://127.0.0.1/v1/models/half_plus_two")
+    assert headers.startswith("HTTP/1.1 429") and "retry-after: 1" in headers.lower(), headers
+    # Another client address is still served.
+    out = host(CLIENT).check_output(
+        "curl -sk -o /dev/null -w '%{http_code}' -d '{}' https://edge1/v1/models/half_plus_two:predict")
+    assert out == "200"
+    # Static routes are not rate limited.
+    assert host(EDGE).check_output("curl -sk -o /dev/null -w '%{http_code}' https://127.0.0.1/") == "200"
+
+
+def test_unit_limits_match_the_filter():
+    edge = host(EDGE)
+    conf = edge.file("/etc/lighttpd/instances/edge/lighttpd.conf").content_string
+    max_fds = int(conf.split("server.max-fds = ")[1].split()[0])
+    assert int(edge.check_output("systemctl show -p LimitNOFILE --value lighttpd@edge")) >= max_fds
+    assert edge.file("/etc/lighttpd/tls/edge.key").mode == 0o600
+    assert edge.file("/etc/lighttpd/tls/edge.key").user == "root"

@@ -1,0 +1,41 @@
+"""Daily rotation per instance loses no access-log line while requests run."""
+import time
+import uuid
+
+import pytest
+
+from conftest import RequestLoop, host
+
+EDGE = "edge1"
+pytestmark = pytest.mark.units((EDGE, "lighttpd@edge"), (EDGE, "lighttpd@static"))
+REQUESTS = 300
+
+
+def count(agent, instance):
+    return int(host(EDGE).check_output(
+        "cat /var/log/lighttpd/%s/access.log /var/log/lighttpd/%s/access.log.1 2>/dev/null | grep -c %s || true",
+        instance, instance, agent))
+
+
+def test_stanzas_are_daily_and_signal_the_right_unit():
+    for instance in ("edge", "static"):
+        stanza = host(EDGE).file("/etc/logrotate.d/lighttpd-%s" % instance).content_string
+        assert "daily" in stanza and "compress" in stanza and "maxsize" in stanza
+        assert "lighttpd@%s.service" % instance in stanza
+
+
+def test_forced_rotation_during_traffic_loses_nothing():
+    agent = "rotation-" + uuid.uuid4().hex[:8]
+    loop = RequestLoop("client1", "https://edge1/index.html", count=REQUESTS, interval=0.02,
+                       curl_args="-k -A %s" % agent)
+    time.sleep(2)
+    host(EDGE).check_output("logrotate -f /etc/logrotate.d/lighttpd-edge /etc/logrotate.d/lighttpd-static")
+    codes = loop.results()
+    time.sleep(2)  # access logs are flushed in batches
+    failed = [c for c in codes if c != "200"]
+    assert len(codes) == REQUESTS and not failed, failed
+    assert host(EDGE).file("/var/log/lighttpd/edge/access.log.1").exists
+    edge_lines, static_lines = count(agent, "edge"), count(agent, "static")
+    print("rotation under load: %d requests, %d edge lines, %d static lines" % (len(codes), edge_lines, static_lines))
+    assert edge_lines == REQUESTS
+    assert static_lines == REQUESTS
