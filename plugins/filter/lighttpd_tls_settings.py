@@ -37,7 +37,8 @@ options:
 
 EXAMPLES = r"""
 tls: "{{ 'intermediate' | lighttpd_tensorflow.serving.lighttpd_tls_settings('1.4.69', '3.0.19') }}"
-# -> {MinProtocol: TLSv1.2, CipherString: ECDHE-ECDSA-AES128-GCM-SHA256:..., Ciphersuites: ..., Groups: X25519:prime256v1:secp384r1, Options: -ServerPreference,-SessionTicket, NumTickets: '0'}
+# -> {MinProtocol: TLSv1.2, CipherString: ECDHE-ECDSA-AES128-GCM-SHA256:..., Ciphersuites: ...,
+#     Groups: X25519:prime256v1:secp384r1, Options: -ServerPreference,-SessionTicket, NumTickets: '0'}
 """
 
 RETURN = r"""

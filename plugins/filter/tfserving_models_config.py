@@ -23,7 +23,12 @@ options:
 """
 
 EXAMPLES = r"""
-models_config: "{{ [{'name': 'half_plus_two', 'base_path': '/var/lib/tfserving/models/half_plus_two', 'labels': {'stable': 123}}] | lighttpd_tensorflow.serving.tfserving_models_config }}"
+models:
+  - name: half_plus_two
+    base_path: /var/lib/tfserving/models/half_plus_two
+    version_policy: {latest: 1}
+    labels: {stable: 123}
+models_config: "{{ models | lighttpd_tensorflow.serving.tfserving_models_config }}"
 """
 
 RETURN = r"""

@@ -31,11 +31,15 @@ def test_forced_rotation_during_traffic_loses_nothing():
     time.sleep(2)
     host(EDGE).check_output("logrotate -f /etc/logrotate.d/lighttpd-edge /etc/logrotate.d/lighttpd-static")
     codes = loop.results()
-    time.sleep(2)  # access logs are flushed in batches
     failed = [c for c in codes if c != "200"]
     assert len(codes) == REQUESTS and not failed, failed
     assert host(EDGE).file("/var/log/lighttpd/edge/access.log.1").exists
-    edge_lines, static_lines = count(agent, "edge"), count(agent, "static")
+    # lighttpd writes access-log lines in batches (a few seconds, or 8 KiB); wait for them.
+    for _ in range(40):
+        edge_lines, static_lines = count(agent, "edge"), count(agent, "static")
+        if edge_lines >= REQUESTS and static_lines >= REQUESTS:
+            break
+        time.sleep(0.5)
     print("rotation under load: %d requests, %d edge lines, %d static lines" % (len(codes), edge_lines, static_lines))
     assert edge_lines == REQUESTS
     assert static_lines == REQUESTS

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# make demo: a local fleet of three systemd containers (one edge, two model servers), the
+# collection's site.yml against it, and a prediction fetched over HTTPS through the edge.
+# make demo-destroy: remove the fleet.
+# TF Serving comes from its official apt repository when that is reachable; otherwise the
+# TEST STAND-IN is installed from a local signed repository (said plainly below).
+# DEMO_TFSERVING_SOURCE=official|standin skips the reachability check.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+image=${DEMO_IMAGE:-localhost/lts-debian12-systemd}
+network=lts-demo
+port=${DEMO_HTTPS_PORT:-8443}
+hosts=(lts-demo-edge1 lts-demo-tfs1 lts-demo-tfs2)
+inventory=inventories/demo/hosts.yml
+url="https://127.0.0.1:$port/v1/models/half_plus_two:predict"
+predict=(curl -sS --fail --cacert "$root/.cache/demo-ca.pem" --resolve "localhost:$port:127.0.0.1"
+         -d '{"instances": [1.0, 2.0, 5.0]}' "https://localhost:$port/v1/models/half_plus_two:predict")
+
+down() {
+  for h in "${hosts[@]}"; do podman rm -f -t 5 "$h" >/dev/null 2>&1 || true; done
+  podman network rm "$network" >/dev/null 2>&1 || true
+  echo "demo fleet removed"
+}
+
+source_choice() {
+  case "${DEMO_TFSERVING_SOURCE:-auto}" in
+    official|standin) echo "$DEMO_TFSERVING_SOURCE"; return ;;
+  esac
+  # Name lookup first: on a closed network no connection is attempted at all.
+  if getent hosts storage.googleapis.com >/dev/null 2>&1 &&
+     curl -sfI -m 10 https://storage.googleapis.com/tensorflow-serving-apt/dists/stable/Release >/dev/null 2>&1; then
+    echo official
+  else
+    echo standin
+  fi
+}
+
+up() {
+  podman network exists "$network" || podman network create "$network" >/dev/null
+  for h in "${hosts[@]}"; do
+    if ! podman container exists "$h"; then
+      publish=()
+      [ "$h" = lts-demo-edge1 ] && publish=(-p "127.0.0.1:$port:443")
+      podman run -d --name "$h" --hostname "$h" --network "$network" --systemd always \
+        --cap-add SYS_ADMIN --cap-add NET_ADMIN "${publish[@]}" "$image" /sbin/init >/dev/null
+    fi
+  done
+  extra=()
+  if [ "$(source_choice)" = standin ]; then
+    echo "NOTE: TF Serving's official apt repository is not reachable from here: installing the"
+    echo "      TEST STAND-IN for tensorflow_model_server from a local signed apt repository"
+    echo "      (tests/standin/; it evaluates only half_plus_two). With the real repository"
+    echo "      reachable, the same demo installs the real TF Serving and serves the same model."
+    extra=(-e "tfserving_apt_repo_url=http://lts-demo-edge1:8080"
+           -e "tfserving_apt_key_url=http://lts-demo-edge1:8080/tensorflow-serving.release.pub.gpg")
+    # The edge serves the stand-in's repository (the standin_repo group of prepare.yml).
+    printf 'standin_repo:\n  hosts:\n    lts-demo-edge1:\n' > .cache/demo-standin.yml
+    prepare_inventory=(-i .cache/demo-standin.yml)
+  else
+    echo "Installing TF Serving from its official apt repository."
+    prepare_inventory=()
+  fi
+  # Fresh package lists, and (stand-in only) the local repository served from the edge.
+  ansible-playbook -i "$inventory" "${prepare_inventory[@]}" molecule/shared/prepare.yml \
+    -e "standin_repo_dir=$root/.cache/standin-repo standin_repo_port=8080" >/dev/null
+  start=$(date +%s)
+  ansible-playbook -i "$inventory" playbooks/site.yml "${extra[@]}" | tee .cache/demo-site.log | tail -n 12
+  echo "site.yml took $(( $(date +%s) - start )) s"
+  podman cp lts-demo-edge1:/etc/lighttpd/tls/edge.pem "$root/.cache/demo-ca.pem"
+  echo
+  echo "Prediction over HTTPS through the edge ($url):"
+  "${predict[@]}"
+  echo
+  echo "Repeat it:  curl --cacert .cache/demo-ca.pem --resolve localhost:$port:127.0.0.1 \\"
+  echo "              -d '{\"instances\": [1.0, 2.0, 5.0]}' https://localhost:$port/v1/models/half_plus_two:predict"
+  echo "Tear down:  make demo-destroy"
+}
+
+case "${1:-up}" in
+  up) up ;;
+  down) down ;;
+  *) echo "usage: demo.sh up|down" >&2; exit 2 ;;
+esac

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# ansible-test sanity on a copy of the collection laid out as
+# ansible_collections/lighttpd_tensorflow/serving (ansible-test needs that layout and a git tree).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+dest="$work/ansible_collections/lighttpd_tensorflow/serving"
+mkdir -p "$dest"
+tar -C "$root" --exclude=./.venv --exclude=./.cache --exclude=./.git --exclude=./.ansible -cf - . | tar -C "$dest" -xf -
+cd "$dest"
+git init -q && git add -A >/dev/null
+python_version=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+ansible-test sanity --python "$python_version" --color no \
+  --skip-test shebang \
+  --exclude tests/ --exclude molecule/ \
+  "$@"
