@@ -48,7 +48,7 @@ standin: podman ## build the TF Serving stand-in packages and the signed local a
 lint: dev ## ansible-lint (production profile), yamllint, ansible-test sanity
 	yamllint --strict .
 	ansible-lint --profile production
-	tests/sanity.sh
+	tests/sanity/run.sh
 
 unit: dev ## unit tests for the filters
 	python -m pytest -q tests/unit

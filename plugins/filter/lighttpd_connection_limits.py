@@ -12,9 +12,11 @@ short_description: lighttpd server.max-fds, server.max-connections and keep-aliv
 version_added: 0.1.0
 author: lighttpd_tensorflow.serving maintainers
 description:
-  - "C(max_fds) is three descriptors per expected connection rounded up to a power of two, at least 1024 and at most O(nofile_limit)."
-  - "C(max_connections) stays within what the installed lighttpd version accepts for that C(max_fds) (max-fds/2 up to 1.4.82, max-fds/10 from 1.4.83) and below max-fds/3."
-  - "C(limit_nofile) is the value for the systemd unit's C(LimitNOFILE)."
+- C(max_fds) is three descriptors per expected connection rounded up to a power of two, at least 1024 and at most
+  O(nofile_limit).
+- C(max_connections) stays within what the installed lighttpd version accepts for that C(max_fds) (max-fds/2 up
+  to 1.4.82, max-fds/10 from 1.4.83) and below max-fds/3.
+- C(limit_nofile) is the value for the systemd unit's C(LimitNOFILE).
 positional: _input, lighttpd_version
 options:
   _input:
@@ -48,7 +50,8 @@ limits: "{{ ansible_facts.memtotal_mb | lighttpd_tensorflow.serving.lighttpd_con
 
 RETURN = r"""
 _value:
-  description: Keys C(max_fds), C(max_connections), C(max_keep_alive_requests), C(max_keep_alive_idle), C(max_read_idle), C(max_write_idle), C(limit_nofile).
+  description: Keys C(max_fds), C(max_connections), C(max_keep_alive_requests), C(max_keep_alive_idle), C(max_read_idle),
+    C(max_write_idle), C(limit_nofile).
   type: dict
 """
 

@@ -12,9 +12,11 @@ short_description: ssl.openssl.ssl-conf-cmd values for a Mozilla TLS profile
 version_added: 0.1.0
 author: lighttpd_tensorflow.serving maintainers
 description:
-  - "Follows Mozilla's server-side TLS guideline 6.0: C(modern) is TLS 1.3 only; C(intermediate) adds TLS 1.2 with the ECDHE AEAD cipher suites."
-  - "C(X25519MLKEM768) leads the groups when OpenSSL is 3.5 or newer. The server's cipher order is not preferred."
-  - "Session tickets are disabled unless O(session_tickets=true): lighttpd keeps ticket keys for 8 hours and has no lifetime setting. With OpenSSL 3.0 or newer C(NumTickets=0) is added too, so TLS 1.3 sends no ticket at all."
+- 'Follows Mozilla''s server-side TLS guideline 6.0: C(modern) is TLS 1.3 only; C(intermediate) adds TLS 1.2 with
+  the ECDHE AEAD cipher suites.'
+- C(X25519MLKEM768) leads the groups when OpenSSL is 3.5 or newer. The server's cipher order is not preferred.
+- 'Session tickets are disabled unless O(session_tickets=true): lighttpd keeps ticket keys for 8 hours and has no
+  lifetime setting. With OpenSSL 3.0 or newer C(NumTickets=0) is added too, so TLS 1.3 sends no ticket at all.'
 positional: _input, lighttpd_version, openssl_version
 options:
   _input:
@@ -43,7 +45,8 @@ tls: "{{ 'intermediate' | lighttpd_tensorflow.serving.lighttpd_tls_settings('1.4
 
 RETURN = r"""
 _value:
-  description: SSL_CONF keys (C(MinProtocol), C(CipherString) for intermediate, C(Ciphersuites), C(Groups), C(Options), C(NumTickets) without tickets) and their values.
+  description: SSL_CONF keys (C(MinProtocol), C(CipherString) for intermediate, C(Ciphersuites), C(Groups), C(Options),
+    C(NumTickets) without tickets) and their values.
   type: dict
 """
 

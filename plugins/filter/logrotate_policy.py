@@ -12,8 +12,10 @@ short_description: Daily log rotation count and size cap from the disk size and 
 version_added: 0.1.0
 author: lighttpd_tensorflow.serving maintainers
 description:
-  - "Shares O(budget_percent) of the disk among O(instances). The live file and the one C(delaycompress) keeps take two days of volume; each older day takes O(compression_ratio) of a day."
-  - "C(rotate) is clamped between O(min_rotate) and O(max_rotate); C(maxsize) is a quarter of the budget, at least 1 MiB."
+- Shares O(budget_percent) of the disk among O(instances). The live file and the one C(delaycompress) keeps take
+  two days of volume; each older day takes O(compression_ratio) of a day.
+- C(rotate) is clamped between O(min_rotate) and O(max_rotate); C(maxsize) is a quarter of the budget, at least
+  1 MiB.
 positional: _input, daily_log_bytes
 options:
   _input:

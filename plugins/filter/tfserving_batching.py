@@ -12,8 +12,10 @@ short_description: TF Serving batching parameters after the official batching gu
 version_added: 0.1.0
 author: lighttpd_tensorflow.serving maintainers
 description:
-  - "C(num_batch_threads) is the CPU count, C(max_enqueued_batches) equals it for online serving (1000 x for offline throughput), C(allowed_batch_sizes) are powers of two that increase and end at C(max_batch_size)."
-  - "Defaults for O(accelerator=cpu) are C(max_batch_size=32) and C(batch_timeout_micros=0); for O(accelerator=gpu) 512 and 2000."
+- C(num_batch_threads) is the CPU count, C(max_enqueued_batches) equals it for online serving (1000 x for offline
+  throughput), C(allowed_batch_sizes) are powers of two that increase and end at C(max_batch_size).
+- Defaults for O(accelerator=cpu) are C(max_batch_size=32) and C(batch_timeout_micros=0); for O(accelerator=gpu)
+  512 and 2000.
 positional: _input
 options:
   _input:
@@ -48,7 +50,8 @@ batching: "{{ 4 | lighttpd_tensorflow.serving.tfserving_batching }}"
 
 RETURN = r"""
 _value:
-  description: Keys C(max_batch_size), C(batch_timeout_micros), C(max_enqueued_batches), C(num_batch_threads), C(allowed_batch_sizes), C(pad_variable_length_inputs).
+  description: Keys C(max_batch_size), C(batch_timeout_micros), C(max_enqueued_batches), C(num_batch_threads), C(allowed_batch_sizes),
+    C(pad_variable_length_inputs).
   type: dict
 """
 

@@ -12,7 +12,8 @@ short_description: Render TF Serving's batching parameters file
 version_added: 0.1.0
 author: lighttpd_tensorflow.serving maintainers
 description:
-  - "Renders the text proto with wrapper values (C(max_batch_size { value: 32 })) from the dict C(tfserving_batching) returns, checking that C(allowed_batch_sizes) increase and end at C(max_batch_size)."
+- 'Renders the text proto with wrapper values (C(max_batch_size { value: 32 })) from the dict C(tfserving_batching)
+  returns, checking that C(allowed_batch_sizes) increase and end at C(max_batch_size).'
 positional: _input
 options:
   _input:

@@ -12,12 +12,15 @@ short_description: Render TF Serving's models.config (ModelServerConfig text pro
 version_added: 0.1.0
 author: lighttpd_tensorflow.serving maintainers
 description:
-  - "Validates each model (name of letters, digits, C(_.-); absolute base path; platform C(tensorflow) or C(tflite); version policy C(latest), C(specific) or C(all); labels mapping to positive versions) and renders the text proto with correct quoting."
-  - "Names or paths with quotes, spaces or newlines are refused, not escaped into the file."
+- Validates each model (name of letters, digits, C(_.-); absolute base path; platform C(tensorflow) or C(tflite);
+  version policy C(latest), C(specific) or C(all); labels mapping to positive versions) and renders the text proto
+  with correct quoting.
+- Names or paths with quotes, spaces or newlines are refused, not escaped into the file.
 positional: _input
 options:
   _input:
-    description: "Model definitions: C(name), C(base_path), optional C(platform), C(version_policy) (C({latest: N}), C({specific: [..]}) or C(all)) and C(labels) (label -> version)."
+    description: 'Model definitions: C(name), C(base_path), optional C(platform), C(version_policy) (C({latest:
+      N}), C({specific: [..]}) or C(all)) and C(labels) (label -> version).'
     type: list
     required: true
 """

@@ -12,7 +12,8 @@ short_description: Render TF Serving's monitoring (Prometheus) config
 version_added: 0.1.0
 author: lighttpd_tensorflow.serving maintainers
 description:
-  - "Renders C(prometheus_config { enable: true path: ... }); TF Serving then serves metrics on its REST port at that path."
+- 'Renders C(prometheus_config { enable: true path: ... }); TF Serving then serves metrics on its REST port at that
+  path.'
 positional: _input
 options:
   _input:

@@ -12,7 +12,8 @@ short_description: TF Serving thread settings from the CPU count
 version_added: 0.1.0
 author: lighttpd_tensorflow.serving maintainers
 description:
-  - "Returns C(rest_api_num_threads) (TF Serving's default of 4 x CPUs, never below 2 because 1 freezes the REST server) and the TensorFlow intra/inter-op parallelism (0, meaning automatic, unless O(op_parallelism) is true)."
+- Returns C(rest_api_num_threads) (TF Serving's default of 4 x CPUs, never below 2 because 1 freezes the REST server)
+  and the TensorFlow intra/inter-op parallelism (0, meaning automatic, unless O(op_parallelism) is true).
 positional: _input
 options:
   _input:

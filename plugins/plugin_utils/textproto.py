@@ -126,7 +126,7 @@ def parse(text):
                 take()
                 return fields
             if kind != "ident":
-                raise TextProtoError("line %d: expected a field name, found %r" % (line, value))
+                raise TextProtoError("line %s: expected a field name, found %r" % (line, value))
             name = take()[1]
             kind, value, line = peek()
             if kind == "punct" and value == ":":

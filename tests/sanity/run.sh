@@ -2,7 +2,12 @@
 # ansible-test sanity on a copy of the collection laid out as
 # ansible_collections/lighttpd_tensorflow/serving (ansible-test needs that layout and a git tree).
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+# ansible-test fetches pip's bootstrap from outside PyPI; give it one built on ensurepip.
+pip_version=24.2  # the pip version ansible-test (ansible-core 2.19) bootstraps
+mkdir -p ~/.ansible/test/cache
+cp "$here/get_pip.py" ~/.ansible/test/cache/get_pip_${pip_version//./_}.py
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 dest="$work/ansible_collections/lighttpd_tensorflow/serving"
 mkdir -p "$dest"
@@ -10,7 +15,7 @@ tar -C "$root" --exclude=./.venv --exclude=./.cache --exclude=./.git --exclude=.
 cd "$dest"
 git init -q && git add -A >/dev/null
 python_version=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-ansible-test sanity --python "$python_version" --color no \
+ansible-test sanity --venv --python "$python_version" --color no \
   --skip-test shebang \
   --exclude tests/ --exclude molecule/ \
   "$@"
