@@ -9,7 +9,8 @@ BIN      := $(VENV)/bin
 CACHE    := $(CURDIR)/.cache
 COLL_DIR := $(CACHE)/collections/ansible_collections/lighttpd_tensorflow/serving
 SCENARIO ?= default
-# Scenarios and the Debian releases each runs on (MOLECULE_DISTRO picks the image).
+# Scenarios and the Debian releases each runs on. Images: localhost/lts-debianNN-systemd
+# (built by `make images`), or MOLECULE_IMAGE_DEBIAN12 / MOLECULE_IMAGE_DEBIAN13 (any systemd image).
 SCENARIOS ?= lighttpd:debian12 lighttpd:debian13 tfserving:debian12 tfserving:debian13 default:debian12 cluster:debian12
 
 export CONTAINERS_CONF := $(CACHE)/containers.conf
@@ -59,8 +60,9 @@ molecule: dev images standin ## every scenario (SCENARIOS), or one: make molecul
 	else list="$(SCENARIOS)"; fi; \
 	for item in $$list; do \
 	  name=$${item%%:*}; distro=$${item##*:}; start=$$(date +%s); \
-	  echo "=== molecule $$name on $$distro"; \
-	  MOLECULE_DISTRO=$$distro molecule test -s $$name; \
+	  override=MOLECULE_IMAGE_$${distro^^}; image=$${!override:-localhost/lts-$$distro-systemd}; \
+	  echo "=== molecule $$name on $$distro ($$image)"; \
+	  MOLECULE_IMAGE=$$image molecule test -s $$name; \
 	  echo "=== molecule $$name on $$distro passed in $$(( $$(date +%s) - start )) s"; \
 	done
 
@@ -69,10 +71,11 @@ test: lint unit molecule ## everything CI runs
 build: dev ## build the Galaxy tarball
 	ansible-galaxy collection build --force --output-path $(CACHE)/dist
 
-demo: dev images standin ## local fleet (1 edge, 2 model servers) serving a prediction over HTTPS
+demo: dev podman standin ## local fleet (1 edge, 2 model servers) serving a prediction over HTTPS
+	tests/images/build.sh bookworm
 	tests/demo/demo.sh up
 
-demo-destroy: dev ## remove the demo fleet
+demo-destroy: ## remove the demo fleet
 	tests/demo/demo.sh down
 
 clean: ## remove the virtual environment and caches (not the podman images)
