@@ -16,6 +16,5 @@ cd "$dest"
 git init -q && git add -A >/dev/null
 python_version=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 ansible-test sanity --venv --python "$python_version" --color no \
-  --skip-test shebang \
   --exclude tests/ --exclude molecule/ \
   "$@"
