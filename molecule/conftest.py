@@ -79,23 +79,45 @@ class RequestLoop(object):
     """
 
     def __init__(self, on, url, count=200, interval=0.05, curl_args="", timeout=10):
+        script = (
+            "for i in $(seq %d); do curl -s -o /dev/null -w '%%{http_code}\\n' -m %d %s %s; "
+            "sleep %s; done" % (count, timeout, curl_args, shlex.quote(url), interval)
+        )
+        self._start(on, script, count * (interval + timeout) + 30)
+
+    def _start(self, on, script, seconds):
         self.host = host(on)
         self.name = "loop-%s" % uuid.uuid4().hex[:8]
         self.out = "/tmp/%s.out" % self.name
-        script = (
-            "for i in $(seq %d); do curl -s -o /dev/null -w '%%{http_code}\\n' -m %d %s %s; "
-            "sleep %s; done > %s.tmp; mv %s.tmp %s"
-            % (count, timeout, curl_args, shlex.quote(url), interval, self.out, self.out, self.out)
-        )
+        script = "(%s) > %s.tmp; mv %s.tmp %s" % (script, self.out, self.out, self.out)
         self.host.check_output("systemd-run --unit=%s --collect sh -c %s", self.name, script)
-        self.deadline = time.time() + count * (interval + timeout) + 30
+        self.deadline = time.time() + seconds
 
-    def results(self):
+    def _output(self):
         while time.time() < self.deadline:
             if self.host.file(self.out).exists:
-                return self.host.file(self.out).content_string.split()
+                return self.host.file(self.out).content_string
             time.sleep(0.5)
         raise AssertionError("request loop %s did not finish" % self.name)
+
+    def results(self):
+        return self._output().split()
+
+
+class KeepAliveLoop(RequestLoop):
+    """One curl for `count` requests on one connection (at most `rate` a second).
+
+    curl reuses its connection and, like any careful client, opens a new one when the server
+    closed an idle connection; `results()` returns one status code per request.
+    """
+
+    def __init__(self, on, url, count=200, rate=20, curl_args=""):
+        urls = " ".join([shlex.quote(url)] * count)
+        script = "curl -s --rate %d/s -m 10 -w '\\nCODE=%%{http_code}\\n' %s %s" % (rate, curl_args, urls)
+        self._start(on, script, count / float(rate) + 90)
+
+    def results(self):
+        return re.findall(r"^CODE=(\d+)$", self._output(), re.M)
 
 
 def journal(on, unit, lines=60):
