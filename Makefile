@@ -62,7 +62,8 @@ molecule: dev images standin ## every scenario (SCENARIOS), or one: make molecul
 	  name=$${item%%:*}; distro=$${item##*:}; start=$$(date +%s); \
 	  override=MOLECULE_IMAGE_$${distro^^}; image=$${!override:-localhost/lts-$$distro-systemd}; \
 	  echo "=== molecule $$name on $$distro ($$image)"; \
-	  MOLECULE_IMAGE=$$image molecule test -s $$name; \
+	  MOLECULE_IMAGE=$$image MOLECULE_CLIENT_IMAGE=$${MOLECULE_IMAGE_DEBIAN13:-localhost/lts-debian13-systemd} \
+	    molecule test -s $$name; \
 	  echo "=== molecule $$name on $$distro passed in $$(( $$(date +%s) - start )) s"; \
 	done
 

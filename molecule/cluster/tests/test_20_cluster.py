@@ -72,7 +72,8 @@ def test_rolling_restart_loses_no_request():
     code, output = run_playbook("../../playbooks/rolling_restart.yml")
     assert code == 0, output[-3000:]
     codes = loop.results()
-    print("rolling restart: %d requests, %d failed" % (len(codes), len(failures(codes))))
+    print("rolling restart: %d requests, %d failed, %d retried after GOAWAY"
+          % (len(codes), len(failures(codes)), loop.retried_after_goaway))
     assert not failures(codes)
     for name in ("tfs1", "tfs2"):
         assert host(name).check_output("systemctl show -p MainPID --value tfserving") != pids[name]
@@ -88,7 +89,8 @@ def test_deploy_models_rolls_out_version_124_without_failed_requests():
     code, output = run_playbook("../../playbooks/deploy_models.yml", extra_vars=rollout)
     assert code == 0, output[-3000:]
     codes = loop.results()
-    print("deploy_models (version 124): %d requests, %d failed" % (len(codes), len(failures(codes))))
+    print("deploy_models (version 124): %d requests, %d failed, %d retried after GOAWAY"
+          % (len(codes), len(failures(codes)), loop.retried_after_goaway))
     assert not failures(codes)
     out = host("tfs2").check_output("curl -skf https://edge1/v1/models/half_plus_two/labels/canary")
     assert json.loads(out)["model_version_status"][0]["version"] == "124"
