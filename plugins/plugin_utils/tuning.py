@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import ipaddress
 import re
 
 try:  # inside a collection
@@ -428,3 +429,44 @@ def tfserving_monitoring_config(path="/monitoring/prometheus/metrics", enable=Tr
         raise TuningError("path must be a URL path such as /monitoring/prometheus/metrics, got %r"
                           % (path,))
     return textproto.render({"prometheus_config": {"enable": enable, "path": path}}) + "\n"
+
+
+# ---------------------------------------------------------------- fleet addresses
+
+def fleet_addresses(hosts, hostvars):
+    """The address by which each of ``hosts`` is reached, validated as an IP address.
+
+    ``hostvars`` maps each host name to its variables (Ansible's ``hostvars``). The first
+    that is set wins: the explicit ``fleet_address`` host variable, the host's default IPv4
+    address from its facts, then ``ansible_host`` when it is an IP address. Every value used
+    must be an IP address, so no host variable or fact can put anything else into a
+    configuration. Returns ``[{"host": NAME, "address": "normalised IP"}]`` in order.
+    """
+    if isinstance(hosts, str) or not isinstance(hosts, (list, tuple)):
+        raise TuningError("hosts must be a list of inventory host names, got %r" % (hosts,))
+    out = []
+    for name in hosts:
+        variables = hostvars[name]
+        facts = variables.get("ansible_facts") or {}
+        candidates = [
+            ("its fleet_address host variable", variables.get("fleet_address")),
+            ("the default IPv4 address in its facts", (facts.get("default_ipv4") or {}).get("address")),
+        ]
+        address = None
+        for source, value in candidates:
+            if value in (None, ""):
+                continue
+            try:
+                address = str(ipaddress.ip_address(value if isinstance(value, str) else ""))
+            except ValueError:
+                raise TuningError("host %s: %s must be an IP address, got %r" % (name, source, value))
+            break
+        if address is None:
+            try:
+                address = str(ipaddress.ip_address(str(variables.get("ansible_host") or "")))
+            except ValueError:
+                raise TuningError(
+                    "host %s: no address; set its fleet_address host variable (an IP address) or "
+                    "gather its facts" % name)
+        out.append({"host": name, "address": address})
+    return out

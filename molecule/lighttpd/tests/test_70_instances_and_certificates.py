@@ -1,0 +1,108 @@
+"""Instances are reconciled and touched only when they change; a bad certificate never lands."""
+import datetime
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from conftest import host, run_playbook
+
+EDGE, CLIENT = "edge1", "client1"
+pytestmark = pytest.mark.units((EDGE, "lighttpd@edge"), (EDGE, "lighttpd@static"), (EDGE, "lighttpd@extra1"))
+EXTRA = {"name": "extra1", "listen": ["127.0.0.1:8181"],
+         "config": 'server.bind = "127.0.0.1"\nserver.port = 8181\n'}
+
+
+def main_pid(instance):
+    return host(EDGE).check_output("systemctl show -p MainPID --value lighttpd@%s", instance)
+
+
+def status(on, url):
+    return host(on).check_output("curl -sk -o /dev/null -w %s %s", "%{http_code}", url)
+
+
+def served_fingerprint():
+    return host(CLIENT).check_output(
+        "openssl s_client -connect edge1:443 -servername edge1 </dev/null 2>/dev/null"
+        " | openssl x509 -noout -fingerprint -sha256")
+
+
+def converge(**extra_vars):
+    code, output = run_playbook("converge.yml", extra_vars=extra_vars)
+    return code, output
+
+
+def test_an_extra_instance_is_added_without_touching_the_others_then_removed():
+    before = {name: main_pid(name) for name in ("edge", "static")}
+    code, output = converge(lighttpd_extra_instances=[EXTRA])
+    assert code == 0, output[-3000:]
+    assert status(EDGE, "http://127.0.0.1:8181/index.html") == "200"
+    assert host(EDGE).check_output("systemctl is-active lighttpd@extra1.socket") == "active"
+    assert {name: main_pid(name) for name in ("edge", "static")} == before
+
+    code, output = converge(lighttpd_extra_instances=[], lighttpd_static_enabled=False)
+    assert code == 0, output[-3000:]
+    for unit in ("lighttpd@extra1.service", "lighttpd@extra1.socket", "lighttpd@static.service", "lighttpd@static.socket"):
+        assert host(EDGE).run("systemctl is-active %s", unit).stdout.strip() == "inactive", unit
+    for path in ("/etc/lighttpd/instances/extra1", "/etc/systemd/system/lighttpd@extra1.socket",
+                 "/etc/systemd/system/lighttpd@static.service.d", "/etc/logrotate.d/lighttpd-static"):
+        assert not host(EDGE).file(path).exists, path
+    assert host(EDGE).run("ss -ltn | grep -q ':8181 '").rc != 0
+    # The edge reloaded (its static route is gone): same process.
+    assert main_pid("edge") == before["edge"]
+
+    code, output = converge()
+    assert code == 0, output[-3000:]
+    assert status(CLIENT, "https://edge1/index.html") == "200"
+
+
+def test_a_change_to_the_static_config_touches_only_the_static_instance():
+    edge = main_pid("edge")
+    static_conf = "/etc/lighttpd/instances/static/lighttpd.conf"
+    before = host(EDGE).file(static_conf).sha256sum
+    code, output = converge(lighttpd_extra_config={"static": "# changed by test_70"})
+    assert code == 0, output[-3000:]
+    assert host(EDGE).file(static_conf).sha256sum != before
+    assert main_pid("edge") == edge
+    code, output = converge()
+    assert code == 0, output[-3000:]
+
+
+def _pem_pair():
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "edge1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now)
+            .not_valid_after(now + datetime.timedelta(days=30)).sign(key, hashes.SHA256()))
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+    return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem
+
+
+def test_a_certificate_that_does_not_match_its_key_is_refused_and_the_edge_keeps_serving():
+    pid, fingerprint = main_pid("edge"), served_fingerprint()
+    cert, _ = _pem_pair()
+    _, other_key = _pem_pair()
+    code, output = converge(lighttpd_tls_certificate_source="content",
+                            lighttpd_tls_cert_content=cert, lighttpd_tls_key_content=other_key)
+    assert code != 0
+    assert "does not belong to the certificate (lighttpd_tls_cert_content)" in output, output[-3000:]
+    assert main_pid("edge") == pid
+    assert served_fingerprint() == fingerprint
+    assert status(CLIENT, "https://edge1/index.html") == "200"
+
+
+def test_a_matching_certificate_lands_with_a_reload():
+    pid = main_pid("edge")
+    cert, key = _pem_pair()
+    code, output = converge(lighttpd_tls_certificate_source="content",
+                            lighttpd_tls_cert_content=cert, lighttpd_tls_key_content=key)
+    assert code == 0, output[-3000:]
+    expected = x509.load_pem_x509_certificate(cert.encode()).fingerprint(hashes.SHA256()).hex().upper()
+    assert served_fingerprint().split("=")[1].replace(":", "") == expected
+    assert main_pid("edge") == pid
+    code, output = converge()
+    assert code == 0, output[-3000:]
