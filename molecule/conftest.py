@@ -36,8 +36,11 @@ def get_host():
     return host
 
 
-def run_playbook(playbook, *args, extra_vars=None, check=False, timeout=900):
-    """Run a playbook against the scenario's inventory; return (returncode, output)."""
+def run_playbook(playbook, *args, extra_vars=None, check=False, timeout=900, env=None):
+    """Run a playbook against the scenario's inventory; return (returncode, output).
+
+    `env` adds environment variables (for example ANSIBLE_CACHE_PLUGIN=memory for a run that
+    starts without any cached facts)."""
     if not os.path.isabs(playbook):
         playbook = os.path.join(SCENARIO_DIR, playbook)
     cmd = ["ansible-playbook", "-i", os.path.join(EPHEMERAL_DIR, "inventory"), playbook]
@@ -46,7 +49,7 @@ def run_playbook(playbook, *args, extra_vars=None, check=False, timeout=900):
     if extra_vars:
         cmd += ["-e", json.dumps(extra_vars)]
     cmd += list(args)
-    env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
+    env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1", **(env or {}))
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     return proc.returncode, proc.stdout + proc.stderr
 

@@ -22,9 +22,13 @@ def test_label_and_metadata_through_the_edge():
     assert meta["model_spec"]["name"] == "half_plus_two"
 
 
-def test_edge_proxies_over_loopback():
+def test_edge_proxies_over_loopback_first_and_the_other_model_server_as_fall_back():
     conf = host(STACK).file("/etc/lighttpd/instances/edge/lighttpd.conf").content_string
-    assert '"host" => "127.0.0.1", "port" => 8501' in conf
+    other = host("stack2").check_output("hostname -I").split()[0]
+    backends = [line.strip() for line in conf.splitlines() if line.strip().startswith('("host" =>')]
+    assert backends[0].startswith('("host" => "127.0.0.1", "port" => 8501'), backends
+    assert backends[1].startswith('("host" => "%s", "port" => 8501' % other), backends
+    assert len(backends) == 2
 
 
 def test_rest_port_refused_from_the_network_and_metrics_not_exposed():
