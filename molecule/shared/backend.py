@@ -24,6 +24,7 @@ class Handler(BaseHTTPRequestHandler):
             "backend": sys.argv[2], "pid": os.getpid(), "path": self.path, "method": self.command,
             "bytes": len(body), "x_forwarded_for": self.headers.get("X-Forwarded-For"),
             "forwarded": self.headers.get("Forwarded"), "x_route": self.headers.get("X-Route"),
+            "x_api_key": self.headers.get("X-API-Key"), "authorization": self.headers.get("Authorization"),
         }).encode() + b"\n"
         self.send_response(200)
         self.send_header("Content-Type", "application/json")

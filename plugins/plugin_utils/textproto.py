@@ -89,7 +89,7 @@ def _scalar(kind, value, line):
     if kind == "number":
         if value.lower().startswith(("0x", "-0x")):
             return int(value, 16)
-        if re.match(r"^-?\d+$", value):
+        if re.match(r"^-?\d+\Z", value):
             return int(value)
         return float(value)
     if kind == "ident":

@@ -251,9 +251,9 @@ def logrotate_policy(disk_bytes, daily_log_bytes, instances=1, budget_percent=5,
 
 # ---------------------------------------------------------------- TF Serving text protos
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-_LABEL = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
-_PATH = re.compile(r"^/[A-Za-z0-9_./@+=,-]*$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\Z")
+_LABEL = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}\Z")
+_PATH = re.compile(r"^/[A-Za-z0-9_./@+=,-]*\Z")
 MODEL_PLATFORMS = ("tensorflow", "tflite")
 VERSION_POLICIES = ("latest", "specific", "all")
 
@@ -425,7 +425,7 @@ def tfserving_monitoring_config(path="/monitoring/prometheus/metrics", enable=Tr
     """Render monitoring.config enabling Prometheus metrics on the REST port at path."""
     if not isinstance(enable, bool):
         raise TuningError("enable must be a boolean, got %r" % (enable,))
-    if not isinstance(path, str) or not re.match(r"^/[A-Za-z0-9_./-]*$", path):
+    if not isinstance(path, str) or not re.match(r"^/[A-Za-z0-9_./-]*\Z", path):
         raise TuningError("path must be a URL path such as /monitoring/prometheus/metrics, got %r"
                           % (path,))
     return textproto.render({"prometheus_config": {"enable": enable, "path": path}}) + "\n"

@@ -268,3 +268,54 @@ def test_textproto_quotes_any_string(value):
 def test_textproto_rejects_malformed_text(text):
     with pytest.raises(textproto.TextProtoError):
         textproto.parse(text)
+
+
+# ----------------------------------------------------------------- fleet_addresses
+
+def test_fleet_addresses_prefer_the_explicit_variable_then_facts_then_ansible_host():
+    hostvars = {
+        "a": {"fleet_address": "10.0.0.9", "ansible_facts": {"default_ipv4": {"address": "10.0.0.1"}}},
+        "b": {"ansible_facts": {"default_ipv4": {"address": "10.0.0.2"}}, "ansible_host": "10.9.9.9"},
+        "c": {"ansible_host": "192.168.1.3"},
+        "d": {"fleet_address": "FD00::0001"},
+    }
+    assert tuning.fleet_addresses(["a", "b", "c", "d"], hostvars) == [
+        {"host": "a", "address": "10.0.0.9"}, {"host": "b", "address": "10.0.0.2"},
+        {"host": "c", "address": "192.168.1.3"}, {"host": "d", "address": "fd00::1"}]
+
+
+@pytest.mark.parametrize("variables, message", [
+    ({"ansible_facts": {"default_ipv4": {"address": 'x"))) include_shell "id"'}}},
+     "host h: the default IPv4 address in its facts must be an IP address"),
+    ({"fleet_address": "10.0.0.1\n"}, "host h: its fleet_address host variable must be an IP address"),
+    ({"fleet_address": "edge.example"}, "its fleet_address host variable must be an IP address"),
+    ({"fleet_address": 167772161}, "its fleet_address host variable must be an IP address"),
+    ({"ansible_host": "tfs1"}, "host h: no address; set its fleet_address host variable"),
+    ({}, "host h: no address"),
+])
+def test_fleet_addresses_refuse_anything_but_an_ip(variables, message):
+    with pytest.raises(TuningError, match=message):
+        tuning.fleet_addresses(["h"], {"h": variables})
+
+
+def test_fleet_addresses_want_a_list_of_names():
+    with pytest.raises(TuningError, match="hosts must be a list"):
+        tuning.fleet_addresses("tfs1", {})
+
+
+@given(st.text())
+def test_fleet_addresses_never_return_anything_but_an_ip(value):
+    import ipaddress
+    try:
+        out = tuning.fleet_addresses(["h"], {"h": {"fleet_address": value}})
+    except TuningError:
+        return
+    assert str(ipaddress.ip_address(out[0]["address"])) == out[0]["address"]
+
+
+# ----------------------------------------------------------------- names end at the end
+
+@pytest.mark.parametrize("name", ["half_plus_two\n", "m\nx"])
+def test_model_names_with_a_line_break_are_refused(name):
+    with pytest.raises(TuningError):
+        tuning.tfserving_models_config([{"name": name, "base_path": "/srv/models/m"}])

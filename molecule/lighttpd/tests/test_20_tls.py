@@ -74,6 +74,13 @@ def test_plain_http_only_redirects():
     assert "Location: https://edge1/v1/models/m:predict?x=1" in out
 
 
+def test_redirect_goes_to_the_configured_name_not_the_client_host_header():
+    out = host(CLIENT).check_output("curl -s -D- -o /dev/null -H 'Host: evil.example' 'http://edge1/login?x=1'")
+    assert out.startswith("HTTP/1.1 308")
+    assert "Location: https://edge1/login?x=1" in out
+    assert "evil.example" not in out
+
+
 def test_h2c_upgrade_is_off():
     out = host(CLIENT).check_output("curl -s --http2 -o /dev/null -w '%{http_version}' http://edge1/")
     assert out == "1.1"

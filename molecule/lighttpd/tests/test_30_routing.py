@@ -47,6 +47,15 @@ def test_inference_path_reaches_the_backend_with_trusted_forwarding_headers():
     assert answer["forwarded"].startswith("for=%s;proto=https" % client_ip)
 
 
+def test_credentials_end_at_the_edge():
+    """X-API-Key and Authorization never reach the backend (TF Serving)."""
+    answer = json.loads(host(CLIENT).check_output(
+        "curl -skf -H 'X-API-Key: secret-key-value' -H 'Authorization: Bearer secret-token' "
+        "-d '{\"instances\": [1.0]}' https://edge1/v1/models/half_plus_two:predict"))
+    assert answer["backend"] == "edge1"
+    assert answer["x_api_key"] is None and answer["authorization"] is None, answer
+
+
 @pytest.mark.parametrize("path", ["/monitoring/prometheus/metrics", "/v1/models/m/extra", "/v1/other"])
 def test_other_tf_serving_paths_are_not_exposed(path):
     out = host(CLIENT).check_output("curl -sk -o /dev/null -w '%%{http_code}' https://edge1%s", path)
