@@ -48,6 +48,15 @@ def test_rest_stays_confined_through_nftables_service(action):
     assert rest_from(EDGE, "tfs1") == 0
 
 
+def test_an_untested_platform_is_refused_before_anything_changes():
+    code, output = run_playbook("other_platform.yml", env={"ANSIBLE_CACHE_PLUGIN": "memory"})
+    assert code != 0
+    assert "The tfserving role supports Debian 12 (bookworm) and 13 (trixie)" in output, output[-3000:]
+    assert "runs Ubuntu 24.04" in output
+    assert recap(output)["tfs3"]["changed"] == 0
+    assert not host("tfs3").file("/etc/tfserving").exists
+
+
 def test_a_third_model_server_joins_without_restarting_the_others():
     pids = {name: main_pid(name) for name in ("tfs1", "tfs2")}
     edge_pid = main_pid(EDGE, "lighttpd@edge")
@@ -72,3 +81,22 @@ def test_a_third_model_server_joins_without_restarting_the_others():
     host("tfs2").check_output("curl -sfk -Z --parallel-max 6 -o /dev/null -d '{\"instances\": [1.0]}' %s" % urls)
     out = host("tfs3").check_output("curl -sf http://127.0.0.1:8501/monitoring/prometheus/metrics")
     assert 'request_count{model_name="half_plus_two",status="OK"}' in out
+
+
+def test_tags_roll_models_without_touching_packages_or_units():
+    code, output = run_playbook("converge.yml", "--tags", "tfserving_models")
+    assert code == 0, output[-3000:]
+    assert "Install the TF Serving package" not in output
+    assert "Install the systemd unit" not in output
+    assert "Write models.config" in output
+    assert all(counts["changed"] == 0 for counts in recap(output).values()), output[-3000:]
+
+
+def test_firewall_unit_starts_before_the_network_and_tf_serving():
+    show = host("tfs1").check_output(
+        "systemctl show -p DefaultDependencies -p Before -p WantedBy tfserving-firewall.service")
+    assert "DefaultDependencies=no" in show
+    assert "network-pre.target" in show and "tfserving.service" in show
+    assert "sysinit.target" in show
+    requires = host("tfs1").check_output("systemctl show -p Requires -p After tfserving.service")
+    assert "tfserving-firewall.service" in requires

@@ -8,7 +8,8 @@ pytestmark = pytest.mark.units((TFS, "tfserving"))
 
 
 def test_absent_removes_everything_but_the_models():
-    code, output = run_playbook("converge.yml", extra_vars={"tfserving_state": "absent"})
+    """Nothing but the state is needed: an empty model list is fine for a removal."""
+    code, output = run_playbook("converge.yml", extra_vars={"tfserving_state": "absent", "tfserving_models": []})
     assert code == 0, output[-3000:]
     tfs = host(TFS)
     assert not tfs.service("tfserving").is_running
@@ -18,3 +19,12 @@ def test_absent_removes_everything_but_the_models():
         assert not tfs.file(path).exists, path
     assert tfs.file("/var/lib/tfserving/models/half_plus_two/123/saved_model.pb").exists
     assert "tfserving" not in tfs.check_output("nft list tables")
+
+
+def test_converging_again_undoes_the_removal():
+    code, output = run_playbook("converge.yml")
+    assert code == 0, output[-3000:]
+    out = host(TFS).check_output("curl -sf -d '{\"instances\": [1.0]}' "
+                                 "http://127.0.0.1:8501/v1/models/half_plus_two:predict")
+    assert '"predictions"' in out
+    assert "tfserving" in host(TFS).check_output("nft list tables")
