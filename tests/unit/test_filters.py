@@ -17,7 +17,7 @@ def load(name):
 def test_every_expected_filter_exists():
     assert NAMES == sorted([
         "lighttpd_connection_limits", "lighttpd_tls_settings", "logrotate_policy", "tfserving_batching",
-        "tfserving_batching_config", "tfserving_models_config", "tfserving_monitoring_config", "fleet_addresses",
+        "tfserving_batching_config", "tfserving_models_config", "tfserving_monitoring_config", "fleet_addresses", "check_variables",
         "tfserving_threads"])
 
 
@@ -44,6 +44,8 @@ def test_filter_is_documented_and_registered(name):
     ("tfserving_models_config", ([{"name": "a b", "base_path": "/x"}],)),
     ("tfserving_batching_config", ({},)),
     ("tfserving_monitoring_config", ("relative",)),
+    ("fleet_addresses", (["h"], {"h": {}})),
+    ("check_variables", ({"x": "no_such_rule"}, {"x": 1})),
 ])
 def test_bad_input_raises_ansible_filter_error_naming_the_filter(name, args):
     func = load(name).FilterModule().filters()[name]

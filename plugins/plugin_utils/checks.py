@@ -1,0 +1,177 @@
+# -*- coding: utf-8 -*-
+# Copyright: lighttpd_tensorflow.serving contributors
+# Apache License 2.0 (see LICENSE)
+"""Variable checks shared by both roles, in plain Python (no Ansible import).
+
+Each role lists its variables with a rule name (``vars/main.yml``: ``__ROLE_variable_rules``);
+``check_variables`` returns one message per variable that breaks its rule, in one shape:
+``NAME: got VALUE; allowed: WHAT`` (secrets masked). A value that ends up in a lighttpd
+config, a systemd unit, an apt preference or the Lua script is checked here before any task
+changes the host: a quote or a line break in it could change what that file means.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import ipaddress
+import re
+
+_DNS = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?([.][A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*[.]?\Z")
+_PATH = re.compile(r"^/[A-Za-z0-9_./@+=,:-]*\Z")
+_URL = re.compile(r"^(https?)://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?(/[A-Za-z0-9_./~%+=:@,-]*)?\Z")
+_ACCOUNT = re.compile(r"^[a-z_][a-z0-9_-]{0,31}\Z")
+_PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.-]{1,100}\Z")
+_VERSION = re.compile(r"^[0-9]+([.][0-9]+){0,3}\Z")
+_SHA256 = re.compile(r"^[0-9a-fA-F]{64}\Z")
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}\Z")
+_INSTANCE = re.compile(r"^[a-z][a-z0-9-]{0,30}\Z")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_WORLD_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/shm", "/var/crash")
+_SECRET_WORDS = ("key_content", "cert_content", "password", "secret", "token")
+
+
+def _int_in(value, low, high):
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, str) and re.match(r"^[0-9]+\Z", value):
+        value = int(value)
+    return isinstance(value, int) and low <= value <= high
+
+
+def _is_ip(value):
+    try:
+        ipaddress.ip_address(value)
+        return True
+    except ValueError:
+        return False
+
+
+def _host(value):
+    return isinstance(value, str) and (_is_ip(value) or bool(_DNS.match(value)))
+
+
+def _path(value):
+    return isinstance(value, str) and bool(_PATH.match(value)) and "/../" not in value + "/"
+
+
+def _bind(value):
+    if not isinstance(value, str):
+        return False
+    match = re.match(r"^(\[([0-9A-Fa-f:.]+)\]|([0-9.]+)):([0-9]{1,5})\Z", value)
+    if not match:
+        return False
+    address = match.group(2) or match.group(3)
+    return _is_ip(address) and _int_in(match.group(4), 1, 65535)
+
+
+def _outside_world_writable(value):
+    return _path(value) and not any(value == d or value.startswith(d + "/") for d in _WORLD_WRITABLE)
+
+
+# rule name -> (test, what is allowed)
+RULES = {
+    "bool": (lambda v: isinstance(v, bool), "true or false"),
+    "port": (lambda v: _int_in(v, 1, 65535), "a port number 1-65535"),
+    "port_or_0": (lambda v: _int_in(v, 0, 65535), "a port number 1-65535, or 0 for off"),
+    "seconds": (lambda v: _int_in(v, 1, 86400), "whole seconds 1-86400"),
+    "seconds_or_0": (lambda v: _int_in(v, 0, 86400), "whole seconds 0-86400"),
+    "milliseconds": (lambda v: _int_in(v, 1, 3600000), "whole milliseconds 1-3600000"),
+    "days": (lambda v: _int_in(v, 1, 3650), "whole days 1-3650"),
+    "hsts_max_age": (lambda v: _int_in(v, 0, 2 ** 31 - 1), "whole seconds 0-2147483647"),
+    "kib": (lambda v: _int_in(v, 1, 4194304), "KiB 1-4194304 (4 GiB)"),
+    "bytes": (lambda v: _int_in(v, 1, 2 ** 50), "a number of bytes >= 1"),
+    "count": (lambda v: _int_in(v, 1, 1000000), "a whole number 1-1000000"),
+    "nofile": (lambda v: _int_in(v, 1024, 1048576), "a whole number 1024-1048576"),
+    "rate": (lambda v: _int_in(v, 1, 1000000), "requests per second 1-1000000"),
+    "expected_connections": (lambda v: v is None or _int_in(v, 1, 1000000),
+                             "null (from the host's memory) or a whole number 1-1000000"),
+    "host": (_host, "an IP address or a DNS name"),
+    "bind": (_bind, "IPV4:PORT or [IPV6]:PORT"),
+    "loopback_bind": (lambda v: _bind(v) and (v.startswith("127.") or v.startswith("[::1]")),
+                      "a loopback address with a port (127.x.x.x:PORT or [::1]:PORT)"),
+    "bind_or_empty": (lambda v: v == "" or _bind(v), "IPV4:PORT, [IPV6]:PORT, or empty for none"),
+    "path": (_path, "an absolute path (letters, digits and _ . / @ + = , : -)"),
+    "path_or_empty": (lambda v: v == "" or _path(v), "an absolute path, or empty"),
+    "private_dir": (_outside_world_writable, "an absolute path outside world-writable directories (/tmp, /var/tmp, /dev/shm)"),
+    "url": (lambda v: isinstance(v, str) and bool(_URL.match(v)), "an http:// or https:// URL without spaces or quotes"),
+    "https_url": (lambda v: isinstance(v, str) and bool(_URL.match(v)) and v.startswith("https://"),
+                  "an https:// URL without spaces or quotes"),
+    "url_or_empty": (lambda v: v == "" or (isinstance(v, str) and bool(_URL.match(v))), "an http(s):// URL, or empty"),
+    "sha256_or_empty": (lambda v: v == "" or (isinstance(v, str) and bool(_SHA256.match(v))), "64 hex digits, or empty"),
+    "sha256_list": (lambda v: isinstance(v, list) and all(isinstance(i, str) and _SHA256.match(i) for i in v),
+                    "a list of SHA-256 hex digests (64 hex digits each)"),
+    "account": (lambda v: isinstance(v, str) and bool(_ACCOUNT.match(v)), "a user or group name (^[a-z_][a-z0-9_-]*, up to 32)"),
+    "unprivileged_account": (lambda v: isinstance(v, str) and bool(_ACCOUNT.match(v)) and v not in ("root", "0"),
+                             "a user or group name other than root"),
+    "package": (lambda v: isinstance(v, str) and bool(_PACKAGE.match(v)), "a Debian package name"),
+    "packages": (lambda v: isinstance(v, list) and len(v) > 0 and all(isinstance(i, str) and _PACKAGE.match(i) for i in v),
+                 "a non-empty list of Debian package names"),
+    "version_or_empty": (lambda v: v == "" or (isinstance(v, str) and bool(_VERSION.match(v))),
+                         "a version such as 2.20.1, or empty for the newest"),
+    "text": (lambda v: isinstance(v, str) and not _CONTROL.search(v), "text without control characters (no line breaks)"),
+    "headers": (lambda v: isinstance(v, dict) and all(isinstance(k, str) and _TOKEN.match(k) and isinstance(x, str)
+                                                     and not _CONTROL.search(x) for k, x in v.items()),
+                "header names (HTTP tokens) with values without control characters"),
+    "group_name": (lambda v: isinstance(v, str) and bool(re.match(r"^[A-Za-z0-9_.-]{1,64}\Z", v)),
+                   "an inventory group name (letters, digits, _ . -)"),
+    "instance_names": (lambda v: isinstance(v, list) and all(isinstance(i, dict) and isinstance(i.get("name"), str)
+                                                             and _INSTANCE.match(i["name"]) for i in v),
+                       "instances named ^[a-z][a-z0-9-]* (up to 31 characters)"),
+    "backends": (lambda v: isinstance(v, list) and all(isinstance(b, dict) and _host(b.get("host"))
+                                                       and _int_in(b.get("port"), 1, 65535) for b in v),
+                 "a list of {host: IP address or DNS name, port: 1-65535}"),
+    "sources": (lambda v: isinstance(v, list) and all(isinstance(s, str) and _network(s) for s in v),
+                "a list of IP addresses or networks (10.0.0.0/8, fd00::/8)"),
+    "pem_or_empty": (lambda v: v == "" or (isinstance(v, str) and "-----BEGIN " in v
+                                          and not re.search(r"[\x00-\x09\x0b-\x1f\x7f]", v)),
+                     "PEM text (-----BEGIN ...), or empty"),
+    "limits": (lambda v: isinstance(v, dict) and set(v) <= {
+        "max_fds", "max_connections", "max_keep_alive_requests", "max_keep_alive_idle", "max_read_idle",
+        "max_write_idle", "limit_nofile"} and all(_int_in(x, 0 if k.startswith("max_keep_alive") else 1, 1048576)
+                                                   for k, x in v.items()),
+               "a dict of max_fds, max_connections, max_keep_alive_requests, max_keep_alive_idle, max_read_idle, "
+               "max_write_idle, limit_nofile (whole numbers)"),
+    "logrotate": (lambda v: isinstance(v, dict) and set(v) <= {"rotate", "maxsize"}
+                  and _int_in(v.get("rotate", 1), 1, 3650)
+                  and bool(re.match(r"^[0-9]+[kMG]?\Z", str(v.get("maxsize", "1")))),
+                  "a dict of rotate (1-3650) and maxsize (a size such as 100M)"),
+    "config_texts": (lambda v: isinstance(v, dict) and all(isinstance(x, str) for x in v.values()),
+                     "a dict of instance name -> lighttpd configuration text"),
+    "flags": (lambda v: isinstance(v, dict) and all(isinstance(x, (str, int, bool)) and not _CONTROL.search(str(x))
+                                                    and " " not in str(x) for x in v.values()),
+              "a dict of flag -> value (no spaces or control characters)"),
+}
+
+
+def _network(value):
+    try:
+        ipaddress.ip_network(value, strict=False)
+        return True
+    except ValueError:
+        return False
+
+
+def _shown(name, value):
+    if any(word in name for word in _SECRET_WORDS) and value not in ("", None):
+        return "(secret, %d characters)" % len(str(value))
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def check_variables(rules, values):
+    """Return one message per variable in ``values`` that breaks its rule in ``rules``.
+
+    ``rules`` maps variable names to rule names (RULES); ``values`` maps the same names to
+    their values. An unknown rule name is a programming error (ValueError).
+    """
+    errors = []
+    for name in sorted(rules):
+        rule = rules[name]
+        if rule not in RULES:
+            raise ValueError("unknown rule %r for %s" % (rule, name))
+        test, allowed = RULES[rule]
+        value = values.get(name)
+        if not test(value):
+            errors.append("%s: got %s; allowed: %s" % (name, _shown(name, value), allowed))
+    return errors

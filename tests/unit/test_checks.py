@@ -1,0 +1,68 @@
+"""The variable rules behind the check_variables filter: what each accepts and refuses."""
+import pytest
+
+from ansible_collections.lighttpd_tensorflow.serving.plugins.plugin_utils import checks
+
+GOOD_AND_BAD = {
+    "port": ([1, 443, 65535, "8080"], [0, -1, 65536, "443\n", "80 81", True, None, 1.5]),
+    "port_or_0": ([0, 80], [-1, 70000]),
+    "seconds": ([1, 35], [0, -5, "2s"]),
+    "host": (["edge1", "edge.example.org", "10.0.0.1", "fd00::1"],
+             ["", "edge\nserver.port = 81", 'a"b', "-edge", "edge_1"]),
+    "bind": (["127.0.0.1:8080", "[::1]:80", "0.0.0.0:443"], ["localhost:8080", "127.0.0.1", "1.2.3.4:0", "[x]:80"]),
+    "loopback_bind": (["127.0.0.1:9080", "[::1]:9080"], ["0.0.0.0:9080", "10.0.0.1:9080"]),
+    "path": (["/etc/x", "/run/lighttpd-static/static.sock"], ["etc/x", "/etc/x\n", "/a b", "/a/../b", ""]),
+    "private_dir": (["/var/lib/tfserving/models"], ["/tmp", "/tmp/models", "/var/tmp/x", "/dev/shm/x"]),
+    "url": (["http://edge1:8080", "https://example.org/apt"], ["ftp://x", "http://x y", "http://x\n", "x"]),
+    "https_url": (["https://example.org"], ["http://example.org"]),
+    "sha256_list": ([[], ["a" * 64]], [["a" * 64 + "\n"], ["key"], "a" * 64]),
+    "unprivileged_account": (["www-data", "tfserving"], ["root", "0", "www data", "Www"]),
+    "packages": ([["lighttpd"]], [[], ["lighttpd; rm -rf /"]]),
+    "version_or_empty": (["", "2.20.1"], ["latest", '2.20.1"\nPin-Priority: -1']),
+    "headers": ([{"X-Frame-Options": "DENY"}], [{"Bad Header": "x"}, {"X": "a\r\nSet-Cookie: b"}]),
+    "backends": ([[{"host": "10.0.0.1", "port": 8501}]], [[{"host": '1.2.3.4"', "port": 1}], [{"host": "a"}]]),
+    "sources": ([["10.0.0.0/8", "fd00::/8", "10.0.0.1"]], [["10.0.0.0/33"], ["edge1"]]),
+    "limits": ([{}, {"max_fds": 4096}], [{"max_fds": 0}, {"max_fd": 1}]),
+    "logrotate": ([{}, {"rotate": 7, "maxsize": "100M"}], [{"rotate": 0}, {"maxsize": "10 M"}]),
+    "flags": ([{"max_num_load_retries": 5}], [{"x": "5 --port=0"}]),
+    "pem_or_empty": (["", "-----BEGIN CERTIFICATE-----\nMII\n-----END CERTIFICATE-----\n"], ["not a pem"]),
+    "bool": ([True, False], ["false", "no", 0]),
+    "expected_connections": ([None, 10], [0]),
+}
+
+
+@pytest.mark.parametrize("rule", sorted(GOOD_AND_BAD))
+def test_rule_accepts_and_refuses(rule):
+    good, bad = GOOD_AND_BAD[rule]
+    for value in good:
+        assert checks.check_variables({"v": rule}, {"v": value}) == [], (rule, value)
+    for value in bad:
+        errors = checks.check_variables({"v": rule}, {"v": value})
+        assert len(errors) == 1 and errors[0].startswith("v: got "), (rule, value, errors)
+        assert "; allowed: " in errors[0]
+
+
+def test_secrets_are_masked():
+    errors = checks.check_variables({"lighttpd_tls_key_content": "pem_or_empty"},
+                                    {"lighttpd_tls_key_content": "hunter2 private"})
+    assert errors == ["lighttpd_tls_key_content: got (secret, 15 characters); allowed: PEM text (-----BEGIN ...), or empty"]
+
+
+def test_unknown_rule_is_a_programming_error():
+    with pytest.raises(ValueError, match="unknown rule"):
+        checks.check_variables({"v": "nope"}, {"v": 1})
+
+
+def test_every_role_variable_with_a_rule_uses_a_known_rule():
+    import os
+    import yaml
+    roles = os.path.join(os.path.dirname(__file__), "..", "..", "roles")
+    for role in ("lighttpd", "tfserving"):
+        with open(os.path.join(roles, role, "vars", "main.yml")) as handle:
+            rules = yaml.safe_load(handle)["__%s_variable_rules" % role]
+        with open(os.path.join(roles, role, "defaults", "main.yml")) as handle:
+            defaults = yaml.safe_load(handle)
+        for name, rule in rules.items():
+            assert name in defaults, name
+            names = [rule] if "{{" not in rule else [r for r in checks.RULES if "'%s'" % r in rule]
+            assert names and all(r in checks.RULES for r in names), (name, rule)
