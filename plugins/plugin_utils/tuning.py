@@ -63,7 +63,7 @@ def tfserving_threads(cpus, op_parallelism=False):
     because 1 freezes the REST server. intra/inter-op parallelism stay 0 (TensorFlow
     decides) unless op_parallelism is true.
     """
-    cpus = _int("cpus", cpus, minimum=1)
+    cpus = _int("cpus (tfserving_cpus)", cpus, minimum=1)
     if not isinstance(op_parallelism, bool):
         raise TuningError("op_parallelism must be a boolean, got %r" % (op_parallelism,))
     return {
@@ -90,7 +90,7 @@ def tfserving_batching(cpus, accelerator="cpu", max_batch_size=None, batch_timeo
     (bounded queue, low latency) or 1000 x for offline throughput; allowed_batch_sizes are
     powers of two below max_batch_size, increasing and ending at max_batch_size.
     """
-    cpus = _int("cpus", cpus, minimum=1)
+    cpus = _int("cpus (tfserving_cpus)", cpus, minimum=1)
     accelerator = _choice("accelerator", accelerator, sorted(_BATCH_DEFAULTS))
     default_size, default_timeout = _BATCH_DEFAULTS[accelerator]
     size = _int("max_batch_size", default_size if max_batch_size is None else max_batch_size,

@@ -25,8 +25,8 @@ def test_threads_never_one_and_at_least_one(cpus, op):
         assert result["tensorflow_intra_op_parallelism"] == result["tensorflow_inter_op_parallelism"] == 0
 
 
-@pytest.mark.parametrize("cpus, message", [(0, "cpus must be >= 1"), ("two", "cpus must be an integer"),
-                                           (True, "cpus must be an integer")])
+@pytest.mark.parametrize("cpus, message", [(0, r"cpus \(tfserving_cpus\) must be >= 1"), ("two", r"cpus \(tfserving_cpus\) must be an integer"),
+                                           (True, r"cpus \(tfserving_cpus\) must be an integer")])
 def test_threads_rejects_bad_cpus(cpus, message):
     with pytest.raises(TuningError, match=message):
         tuning.tfserving_threads(cpus)
