@@ -1,12 +1,12 @@
 """One edge, two model servers: balancing, confinement, failover, roll-outs and restarts."""
 import json
-import os
 import re
 import time
 
 import pytest
 
 from conftest import RequestLoop, host, run_playbook
+from fleet_models import ROLLED_OUT
 
 EDGE = "edge1"
 pytestmark = pytest.mark.units(("tfs1", "tfserving"), ("tfs2", "tfserving"), (EDGE, "lighttpd@edge"))
@@ -80,13 +80,8 @@ def test_rolling_restart_loses_no_request():
 
 
 def test_deploy_models_rolls_out_version_124_without_failed_requests():
-    base = os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "tests/models/half_plus_two_2_versions")
-    rollout = {"tfserving_models": [{
-        "name": "half_plus_two", "version_policy": {"specific": [123, 124]},
-        "labels": {"stable": 123, "canary": 124},
-        "versions": [{"version": 123, "src": base + "/00000123"}, {"version": 124, "src": base + "/00000124"}]}]}
     loop = RequestLoop("tfs2", PREDICT, count=400, interval=0.02, curl_args=BODY)
-    code, output = run_playbook("../../playbooks/deploy_models.yml", extra_vars=rollout)
+    code, output = run_playbook("../../playbooks/deploy_models.yml", extra_vars=ROLLED_OUT)
     assert code == 0, output[-3000:]
     codes = loop.results()
     print("deploy_models (version 124): %d requests, %d failed, %d retried after GOAWAY"

@@ -5,6 +5,7 @@ import tempfile
 import pytest
 
 from conftest import RequestLoop, host, recap, run_playbook
+from fleet_models import ROLLED_OUT
 
 EDGE = "edge1"
 EDGE_CONF = "/etc/lighttpd/instances/edge/lighttpd.conf"
@@ -65,7 +66,7 @@ def test_a_third_model_server_joins_without_restarting_the_others():
     try:
         loop = RequestLoop("tfs2", "https://edge1/v1/models/half_plus_two:predict", count=300, interval=0.02,
                            curl_args="-k -d '{\"instances\": [1.0]}'")
-        code, output = run_playbook("converge.yml", "-i", extra.name)
+        code, output = run_playbook("converge.yml", "-i", extra.name, extra_vars=ROLLED_OUT)
         codes = loop.results()
     finally:
         os.unlink(extra.name)
@@ -84,7 +85,7 @@ def test_a_third_model_server_joins_without_restarting_the_others():
 
 
 def test_tags_roll_models_without_touching_packages_or_units():
-    code, output = run_playbook("converge.yml", "--tags", "tfserving_models")
+    code, output = run_playbook("converge.yml", "--tags", "tfserving_models", extra_vars=ROLLED_OUT)
     assert code == 0, output[-3000:]
     assert "Install the TF Serving package" not in output
     assert "Install the systemd unit" not in output
