@@ -69,6 +69,50 @@ def _outside_world_writable(value):
     return _path(value) and not any(value == d or value.startswith(d + "/") for d in _WORLD_WRITABLE)
 
 
+def _network(value):
+    try:
+        ipaddress.ip_network(value, strict=False)
+        return True
+    except ValueError:
+        return False
+
+
+def _headers(value):
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and _TOKEN.match(k) and isinstance(x, str) and not _CONTROL.search(x)
+        for k, x in value.items())
+
+
+def _instances(value):
+    return isinstance(value, list) and all(
+        isinstance(i, dict) and isinstance(i.get("name"), str) and _INSTANCE.match(i["name"]) for i in value)
+
+
+def _backends(value):
+    return isinstance(value, list) and all(
+        isinstance(b, dict) and _host(b.get("host")) and _int_in(b.get("port"), 1, 65535) for b in value)
+
+
+def _pem(value):
+    return value == "" or (isinstance(value, str) and "-----BEGIN " in value
+                           and not re.search(r"[\x00-\x09\x0b-\x1f\x7f]", value))
+
+
+_LIMIT_KEYS = {"max_fds", "max_connections", "max_keep_alive_requests", "max_keep_alive_idle", "max_read_idle",
+               "max_write_idle", "limit_nofile"}
+
+
+def _limits(value):
+    return isinstance(value, dict) and set(value) <= _LIMIT_KEYS and all(
+        _int_in(x, 0 if k.startswith("max_keep_alive") else 1, 1048576) for k, x in value.items())
+
+
+def _logrotate(value):
+    return (isinstance(value, dict) and set(value) <= {"rotate", "maxsize"}
+            and _int_in(value.get("rotate", 1), 1, 3650)
+            and bool(re.match(r"^[0-9]+[kMG]?\Z", str(value.get("maxsize", "1")))))
+
+
 # rule name -> (test, what is allowed)
 RULES = {
     "bool": (lambda v: isinstance(v, bool), "true or false"),
@@ -110,46 +154,23 @@ RULES = {
     "version_or_empty": (lambda v: v == "" or (isinstance(v, str) and bool(_VERSION.match(v))),
                          "a version such as 2.20.1, or empty for the newest"),
     "text": (lambda v: isinstance(v, str) and not _CONTROL.search(v), "text without control characters (no line breaks)"),
-    "headers": (lambda v: isinstance(v, dict) and all(isinstance(k, str) and _TOKEN.match(k) and isinstance(x, str)
-                                                     and not _CONTROL.search(x) for k, x in v.items()),
-                "header names (HTTP tokens) with values without control characters"),
+    "headers": (_headers, "header names (HTTP tokens) with values without control characters"),
     "group_name": (lambda v: isinstance(v, str) and bool(re.match(r"^[A-Za-z0-9_.-]{1,64}\Z", v)),
                    "an inventory group name (letters, digits, _ . -)"),
-    "instance_names": (lambda v: isinstance(v, list) and all(isinstance(i, dict) and isinstance(i.get("name"), str)
-                                                             and _INSTANCE.match(i["name"]) for i in v),
-                       "instances named ^[a-z][a-z0-9-]* (up to 31 characters)"),
-    "backends": (lambda v: isinstance(v, list) and all(isinstance(b, dict) and _host(b.get("host"))
-                                                       and _int_in(b.get("port"), 1, 65535) for b in v),
-                 "a list of {host: IP address or DNS name, port: 1-65535}"),
+    "instance_names": (_instances, "instances named ^[a-z][a-z0-9-]* (up to 31 characters)"),
+    "backends": (_backends, "a list of {host: IP address or DNS name, port: 1-65535}"),
     "sources": (lambda v: isinstance(v, list) and all(isinstance(s, str) and _network(s) for s in v),
                 "a list of IP addresses or networks (10.0.0.0/8, fd00::/8)"),
-    "pem_or_empty": (lambda v: v == "" or (isinstance(v, str) and "-----BEGIN " in v
-                                          and not re.search(r"[\x00-\x09\x0b-\x1f\x7f]", v)),
-                     "PEM text (-----BEGIN ...), or empty"),
-    "limits": (lambda v: isinstance(v, dict) and set(v) <= {
-        "max_fds", "max_connections", "max_keep_alive_requests", "max_keep_alive_idle", "max_read_idle",
-        "max_write_idle", "limit_nofile"} and all(_int_in(x, 0 if k.startswith("max_keep_alive") else 1, 1048576)
-                                                   for k, x in v.items()),
-               "a dict of max_fds, max_connections, max_keep_alive_requests, max_keep_alive_idle, max_read_idle, "
-               "max_write_idle, limit_nofile (whole numbers)"),
-    "logrotate": (lambda v: isinstance(v, dict) and set(v) <= {"rotate", "maxsize"}
-                  and _int_in(v.get("rotate", 1), 1, 3650)
-                  and bool(re.match(r"^[0-9]+[kMG]?\Z", str(v.get("maxsize", "1")))),
-                  "a dict of rotate (1-3650) and maxsize (a size such as 100M)"),
+    "pem_or_empty": (_pem, "PEM text (-----BEGIN ...), or empty"),
+    "limits": (_limits, "a dict of max_fds, max_connections, max_keep_alive_requests, max_keep_alive_idle, "
+               "max_read_idle, max_write_idle, limit_nofile (whole numbers)"),
+    "logrotate": (_logrotate, "a dict of rotate (1-3650) and maxsize (a size such as 100M)"),
     "config_texts": (lambda v: isinstance(v, dict) and all(isinstance(x, str) for x in v.values()),
                      "a dict of instance name -> lighttpd configuration text"),
     "flags": (lambda v: isinstance(v, dict) and all(isinstance(x, (str, int, bool)) and not _CONTROL.search(str(x))
                                                     and " " not in str(x) for x in v.values()),
               "a dict of flag -> value (no spaces or control characters)"),
 }
-
-
-def _network(value):
-    try:
-        ipaddress.ip_network(value, strict=False)
-        return True
-    except ValueError:
-        return False
 
 
 def _shown(name, value):
