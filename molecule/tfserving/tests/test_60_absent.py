@@ -2,6 +2,7 @@
 import pytest
 
 from conftest import host, run_playbook
+from rollout_vars import ROLLED_OUT
 
 TFS = "tfs1"
 pytestmark = pytest.mark.units((TFS, "tfserving"))
@@ -22,7 +23,7 @@ def test_absent_removes_everything_but_the_models():
 
 
 def test_converging_again_undoes_the_removal():
-    code, output = run_playbook("converge.yml")
+    code, output = run_playbook("converge.yml", extra_vars=ROLLED_OUT)
     assert code == 0, output[-3000:]
     out = host(TFS).check_output("curl -sf -d '{\"instances\": [1.0]}' "
                                  "http://127.0.0.1:8501/v1/models/half_plus_two:predict")
