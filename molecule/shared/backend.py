@@ -3,11 +3,13 @@
 
 Answers every request with JSON naming itself, its PID, the path and the forwarding headers
 it received, so tests can see which backend served a request and what the edge forwarded.
+A query `delay=SECONDS` (at most 60) makes it answer that much later: a slow model.
 Usage: backend.py PORT NAME
 """
 import json
 import os
 import sys
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -20,6 +22,9 @@ class Handler(BaseHTTPRequestHandler):
     def answer(self):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        query = dict(p.split("=", 1) for p in self.path.partition("?")[2].split("&") if "=" in p)
+        if "delay" in query:
+            time.sleep(min(float(query["delay"]), 60))
         data = json.dumps({
             "backend": sys.argv[2], "pid": os.getpid(), "path": self.path, "method": self.command,
             "bytes": len(body), "x_forwarded_for": self.headers.get("X-Forwarded-For"),

@@ -126,6 +126,8 @@ RULES = {
     "kib": (lambda v: _int_in(v, 1, 4194304), "KiB 1-4194304 (4 GiB)"),
     "bytes": (lambda v: _int_in(v, 1, 2 ** 50), "a number of bytes >= 1"),
     "count": (lambda v: _int_in(v, 1, 1000000), "a whole number 1-1000000"),
+    "count_or_0": (lambda v: _int_in(v, 0, 1000000), "a whole number 1-1000000, or 0 for off"),
+    "ipv6_prefix": (lambda v: _int_in(v, 1, 128), "a prefix length 1-128"),
     "nofile": (lambda v: _int_in(v, 1024, 1048576), "a whole number 1024-1048576"),
     "rate": (lambda v: _int_in(v, 1, 1000000), "requests per second 1-1000000"),
     "expected_connections": (lambda v: v is None or _int_in(v, 1, 1000000),
@@ -161,6 +163,9 @@ RULES = {
     "backends": (_backends, "a list of {host: IP address or DNS name, port: 1-65535}"),
     "sources": (lambda v: isinstance(v, list) and all(isinstance(s, str) and _network(s) for s in v),
                 "a list of IP addresses or networks (10.0.0.0/8, fd00::/8)"),
+    "trusted_proxies": (lambda v: isinstance(v, list) and all(isinstance(s, str) and _network(s)
+                                                              and ipaddress.ip_network(s, strict=False).prefixlen > 0 for s in v),
+                        "a list of IP addresses or networks of your load balancers (10.0.0.0/8, fd00::/8), not 0.0.0.0/0 or ::/0"),
     "pem_or_empty": (_pem, "PEM text (-----BEGIN ...), or empty"),
     "limits": (_limits, "a dict of max_fds, max_connections, max_keep_alive_requests, max_keep_alive_idle, "
                "max_read_idle, max_write_idle, limit_nofile (whole numbers)"),

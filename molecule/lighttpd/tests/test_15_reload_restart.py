@@ -41,3 +41,18 @@ def test_reloads_and_restarts_lose_no_connection():
     for name, codes in results.items():
         assert len(codes) == 500, (name, len(codes))
         assert [c for c in codes if c != "200"] == [], name
+
+
+def test_a_long_inference_request_survives_a_reload_and_a_restart():
+    # 20 s predictions (a slow backend), within the 35 s proxy read timeout: one in flight
+    # across a graceful reload, another across a restart (SIGINT: graceful stop).
+    url = "https://edge1/v1/models/half_plus_two:predict?delay=20"
+    across_reload = RequestLoop(CLIENT, url, count=1, timeout=40, curl_args="-k -d '{}'")
+    time.sleep(2)
+    host(EDGE).check_output("systemctl reload lighttpd@edge")
+    across_restart = RequestLoop(CLIENT, url, count=1, timeout=40, curl_args="-k -d '{}'")
+    time.sleep(2)
+    host(EDGE).check_output("systemctl restart lighttpd@edge")
+    results = across_reload.results() + across_restart.results()
+    print("20 s requests across a reload and a restart: %s" % results)
+    assert results == ["200", "200"]

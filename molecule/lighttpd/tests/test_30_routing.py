@@ -78,16 +78,16 @@ def test_status_only_on_loopback():
 
 
 def test_rate_limit_gives_429_with_retry_after_while_another_address_is_served():
-    # The scenario allows 5 requests/s with a burst of 10 per address. HTTP/1.1: lighttpd
-    # answers an HTTP/2 request whose body it has not read with a stream reset (see docs).
+    # The scenario allows 20 requests/s with a burst of 20 per address: 80 requests sent 8 at
+    # a time take well under 2 s, so at most 40 pass. HTTP/1.1: lighttpd answers an HTTP/2
+    # request whose body it has not read with a stream reset (see docs).
     time.sleep(3)
     out = host(EDGE).check_output(
-        "for i in $(seq 30); do curl -sk --http1.1 -o /dev/null -w '%{http_code} %header{retry-after}\\n' "
-        "-d '{}' https://127.0.0.1/v1/models/half_plus_two:predict; done")
+        "seq 80 | xargs -P 8 -I{} curl -sk --http1.1 -o /dev/null -w '%{http_code} %header{retry-after}\\n' "
+        "-d '{}' https://127.0.0.1/v1/models/half_plus_two:predict")
     answers = [line.split() for line in out.splitlines()]
     codes = [a[0] for a in answers]
-    assert codes.count("429") >= 10, codes
-    assert codes[:10] == ["200"] * 10, codes
+    assert codes.count("429") >= 30 and codes.count("200") >= 20, codes
     assert all(a == ["429", "1"] for a in answers if a[0] == "429"), answers  # Retry-After: 1
     # Another client address is still served.
     out = host(CLIENT).check_output(

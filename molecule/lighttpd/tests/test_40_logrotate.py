@@ -24,6 +24,15 @@ def test_stanzas_are_daily_and_signal_the_right_unit():
         assert "lighttpd@%s.service" % instance in stanza
 
 
+def test_rotation_runs_as_the_instances_user():
+    # logrotate works in a directory that lighttpd's user can write: as root it could be
+    # steered onto other files, so it switches to that user ("su" in the stanza).
+    uid = host(EDGE).check_output("id -u www-data")
+    for instance in ("edge", "static"):
+        out = host(EDGE).run("logrotate -d -f /etc/logrotate.d/lighttpd-%s", instance)
+        assert "switching euid from 0 to %s" % uid in out.stdout + out.stderr, out.stdout + out.stderr
+
+
 def test_forced_rotation_during_traffic_loses_nothing():
     agent = "rotation-" + uuid.uuid4().hex[:8]
     loop = RequestLoop("client1", "https://edge1/index.html", count=REQUESTS, interval=0.02,

@@ -1,0 +1,194 @@
+"""The edge under abuse: aborted requests, clients behind a load balancer, many addresses,
+connection hoarding (issue 10). proxy1 runs HAProxy (port 8080, X-Forwarded-For) in front of
+edge1 and is edge1's only trusted proxy; the scenario allows 20 requests/s, a burst of 20 and
+8 requests in flight per client, 5000 remembered clients and 32 connections per address."""
+import base64
+import json
+import shlex
+import time
+import uuid
+
+import pytest
+
+from conftest import KeepAliveLoop, RequestLoop, host
+
+EDGE, CLIENT, PROXY = "edge1", "client1", "proxy1"
+PREDICT = "/v1/models/half_plus_two:predict"
+pytestmark = pytest.mark.units((EDGE, "lighttpd@edge"), (PROXY, "haproxy"))
+
+
+def address(name):
+    return host(name).check_output("hostname -I").split()[0]
+
+
+def run_python(on, script, *args):
+    """Run a Python script on a test host (its standard library only)."""
+    encoded = base64.b64encode(script.encode()).decode()
+    name = "/tmp/script-%s.py" % uuid.uuid4().hex[:8]
+    return host(on).check_output("echo %s | base64 -d > %s && python3 %s " % (encoded, name, name)
+                                 + " ".join(shlex.quote(str(a)) for a in args))
+
+
+def edge_rss_kib():
+    pid = host(EDGE).check_output("systemctl show -p MainPID --value lighttpd@edge")
+    return int(host(EDGE).check_output("awk '/^VmRSS/ {print $2}' /proc/%s/status", pid))
+
+
+def test_aborted_requests_do_not_lock_the_client_out():
+    # 200 inference requests that the client abandons after 0.5 s (HTTP/2, the connection
+    # closes) while the backend takes 2 s to answer: none of them reaches a response.
+    aborted = host(CLIENT).run(
+        "seq 200 | xargs -P 6 -I{} curl -sk --http2 -m 0.5 -o /dev/null -w '%%{http_code}\\n' "
+        "-d '{}' 'https://edge1%s?delay=2'", PREDICT).stdout.split()
+    assert len(aborted) == 200 and aborted.count("000") >= 150, aborted
+    time.sleep(3)  # the backend has answered the last abandoned request by now
+    # Then 300 ordinary requests at 15/s, within the limit of 20/s.
+    codes = KeepAliveLoop(CLIENT, "https://edge1" + PREDICT, count=300, rate=15,
+                          curl_args="-k --http2 -d '{}'").results()
+    print("after 200 aborted requests: %d requests, %d answered 429, %d other failures"
+          % (len(codes), codes.count("429"), len([c for c in codes if c not in ("200", "429")])))
+    assert len(codes) == 300 and codes.count("200") == 300, sorted(set(codes))
+
+
+def test_clients_behind_the_trusted_proxy_are_limited_separately():
+    client_ip, edge_ip = address(CLIENT), address(EDGE)
+    agent = "behind-lb-" + uuid.uuid4().hex[:8]
+    # client1 floods through proxy1 for about 3 s, far above its 20 requests/s.
+    flood = RequestLoop(CLIENT, "http://proxy1:8080" + PREDICT, count=150, interval=0,
+                        curl_args="-d '{}' -A %s" % agent)
+    time.sleep(1.5)
+    # Meanwhile edge1, another client behind the same proxy, is served; a spoofed
+    # X-Forwarded-For sent through the proxy does not change who it is.
+    answers = [json.loads(host(EDGE).check_output(
+        "curl -sf -A %s -H 'X-Forwarded-For: 6.6.6.6' -d '{}' http://proxy1:8080%s", agent, PREDICT))
+        for _ in range(3)]
+    codes = flood.results()
+    print("client1 through proxy1: %d x 200, %d x 429" % (codes.count("200"), codes.count("429")))
+    assert codes.count("429") > 0 and codes.count("200") >= 20, codes
+    for answer in answers:
+        assert answer["forwarded"].startswith("for=%s;" % edge_ip), answer
+    # The access log names each real client, never the proxy.
+    proxy_ip = address(PROXY)
+    for _ in range(20):
+        log = host(EDGE).run("grep %s /var/log/lighttpd/edge/access.log", agent).stdout.splitlines()
+        if len(log) >= len(codes) + 3:
+            break
+        time.sleep(0.5)
+    hosts = {line.split()[1] for line in log}
+    assert hosts == {client_ip, edge_ip}, (hosts, proxy_ip)
+
+
+def test_x_forwarded_for_from_an_untrusted_client_is_ignored():
+    answer = json.loads(host(CLIENT).check_output(
+        "curl -skf -H 'X-Forwarded-For: 6.6.6.6' -d '{}' https://edge1%s", PREDICT))
+    assert answer["forwarded"].startswith("for=%s;" % address(CLIENT)), answer
+
+
+PROBE = r'''
+import http.client, ssl, sys, threading, time
+# proxy1 (a trusted proxy) presents clients by X-Forwarded-For: "hold" keeps 8 slow requests
+# of the first address in flight, then each further address sends one request.
+ctx = ssl._create_unverified_context()
+
+def send(addr, path="%s"):
+    conn = http.client.HTTPSConnection("edge1", 443, context=ctx, timeout=30)
+    conn.request("POST", path, body=b"{}", headers={"X-Forwarded-For": addr})
+    response = conn.getresponse()
+    response.read()
+    return response.status
+
+held = [threading.Thread(target=send, args=(sys.argv[1], "%s?delay=3")) for _ in range(8)]
+[t.start() for t in held]
+time.sleep(1)
+for addr in sys.argv[2:]:
+    print(addr, send(addr))
+[t.join() for t in held]
+''' % (PREDICT, PREDICT)
+
+
+def test_ipv6_clients_are_limited_per_64_network():
+    # 8 requests in flight (the cap) from 2001:db8:1:1::1: its neighbour ::2 in the same /64
+    # is refused, a client in another /64 is served.
+    out = run_python(PROXY, PROBE, "2001:db8:1:1::1", "2001:db8:1:1::2", "2001:db8:1:2::1").splitlines()
+    assert out == ["2001:db8:1:1::2 429", "2001:db8:1:2::1 200"], out
+
+
+MANY_CLIENTS = r'''
+import http.client, json, ssl, sys, threading, time
+ctx = ssl._create_unverified_context()
+total, offset = int(sys.argv[1]), int(sys.argv[2])
+results = []
+
+def worker(first):
+    conn = http.client.HTTPSConnection("edge1", 443, context=ctx, timeout=30)
+    for i in range(first, total, 4):
+        n = offset + i
+        addr = "10.%d.%d.%d" % (n >> 16 & 255, n >> 8 & 255, n & 255)
+        start = time.monotonic()
+        conn.request("POST", "__PREDICT__", body=b"{}", headers={"X-Forwarded-For": addr})
+        response = conn.getresponse()
+        response.read()
+        results.append((time.monotonic() - start, response.status))
+
+threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+codes = [s for _, s in results]
+print(json.dumps({"requests": len(results), "slowest_ms": round(max(d for d, _ in results) * 1000, 1),
+                  "ok": codes.count(200), "limited": codes.count(429),
+                  "other": len([c for c in codes if c not in (200, 429)])}))
+'''.replace("__PREDICT__", PREDICT)
+
+
+def test_twenty_thousand_addresses_keep_memory_bounded_and_the_limiter_limiting():
+    before = edge_rss_kib()
+    stats = json.loads(run_python(PROXY, MANY_CLIENTS, 20000, 1000000))
+    after = edge_rss_kib()
+    print("20000 client addresses through the trusted proxy: %s; edge RSS %d -> %d KiB (+%d)"
+          % (stats, before, after, after - before))
+    assert stats["requests"] == 20000 and stats["other"] == 0, stats
+    # The first 5000 addresses (lighttpd_rate_limit_max_clients) get their own bucket; the
+    # rest share the overflow bucket (one client's limits), so most of them are refused.
+    assert stats["ok"] >= 5000 and stats["limited"] >= 10000, stats
+    assert after - before < 8192, "the limiter's memory must stay bounded"
+    assert stats["slowest_ms"] < 1000, "no request may wait on the limiter's housekeeping"
+    # The limiter still limits: with 8 requests of a remembered client in flight, its next
+    # request is refused while a client of the overflow bucket is served.
+    known = "10.15.66.64"  # the first of the 20000 (1000000 = 0x0F4240)
+    out = run_python(PROXY, PROBE, known, known, "10.251.0.1").splitlines()
+    assert out[0] == known + " 429", out
+
+
+CONNECTIONS = r'''
+import socket, sys, time
+held, refused = [], 0
+for _ in range(int(sys.argv[1])):
+    s = socket.socket()
+    s.settimeout(3)
+    try:
+        s.connect(("edge1", 443))
+        held.append(s)
+    except OSError:
+        refused += 1
+print(len(held), refused, flush=True)
+time.sleep(float(sys.argv[2]))
+'''
+
+
+def test_one_address_cannot_hold_more_than_its_connection_cap():
+    out_file = "/tmp/conns-%s.out" % uuid.uuid4().hex[:8]
+    encoded = base64.b64encode(CONNECTIONS.encode()).decode()
+    host(CLIENT).check_output(
+        "echo %s | base64 -d > %s.py && systemd-run --unit=conns-%s --collect sh -c 'python3 %s.py 40 8 > %s'",
+        encoded, out_file, out_file[-8:-4], out_file, out_file)
+    for _ in range(20):
+        content = host(CLIENT).run("cat %s", out_file).stdout.split()
+        if content:
+            break
+        time.sleep(0.5)
+    held, refused = int(content[0]), int(content[1])
+    # While client1 holds its connections, another address still connects.
+    other = host(EDGE).check_output("curl -sk -o /dev/null -w '%{http_code}' https://edge1/index.html")
+    print("client1 opened 40 connections: %d held, %d refused; another address: %s" % (held, refused, other))
+    assert held <= 32 and refused >= 8, (held, refused)
+    assert other == "200"

@@ -1,0 +1,96 @@
+"""Credentials on the inference routes: API keys with a failure budget, client certificates
+optional (a verified certificate OR an API key) and required, and a revocation list (issue 10).
+A test CA on client1 issues a good and a revoked client certificate; edge1 gets the CA and
+its CRL. The scenario's own settings come back with the next test file's converge."""
+import hashlib
+
+import pytest
+
+from conftest import host, run_playbook
+
+EDGE, CLIENT, PROXY = "edge1", "client1", "proxy1"
+URL = "https://edge1/v1/models/half_plus_two:predict"
+KEY = "k3J9-test-key-0123456789abcdef0123456789abcdef"  # 256 bits of hex after the prefix
+CA_DIR = "/etc/lighttpd-test-ca"
+pytestmark = pytest.mark.units((EDGE, "lighttpd@edge"))
+
+MAKE_CA = r'''
+set -e
+mkdir -p %(d)s && cd %(d)s
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem -days 2 \
+  -subj /CN=test-client-ca -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign
+printf 'extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n' > client.ext
+serial=1
+for name in good revoked; do
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout $name.key -out $name.csr -subj /CN=$name
+  openssl x509 -req -in $name.csr -CA ca.pem -CAkey ca.key -set_serial $serial -days 2 -extfile client.ext -out $name.pem
+  serial=$((serial + 1))
+done
+: > index.txt; echo 01 > crlnumber
+printf '[ca]\ndefault_ca=ca_default\n[ca_default]\ndatabase=index.txt\ncrlnumber=crlnumber\ndefault_md=sha256\ndefault_crl_days=2\n' > ca.cnf
+openssl ca -batch -config ca.cnf -keyfile ca.key -cert ca.pem -revoke revoked.pem
+openssl ca -batch -config ca.cnf -keyfile ca.key -cert ca.pem -gencrl -out crl.pem
+''' % {"d": CA_DIR}
+
+
+def curl(on, args):
+    """HTTP status of one prediction (000: the TLS handshake or connection failed)."""
+    return host(on).run("curl -sk -o /dev/null -w '%%{http_code}' -d '{}' %s %s", args, URL).stdout
+
+
+def cert(name):
+    return "--cert %s/%s.pem --key %s/%s.key" % (CA_DIR, name, CA_DIR, name)
+
+
+@pytest.fixture(scope="module")
+def test_ca():
+    host(CLIENT).check_output("sh -c %s 2>&1", __import__("shlex").quote(MAKE_CA))
+    for name in ("ca.pem", "crl.pem"):
+        content = host(CLIENT).file("%s/%s" % (CA_DIR, name)).content_string
+        host(EDGE).check_output("mkdir -p %s && printf '%%s' %s > %s/%s", CA_DIR,
+                                __import__("shlex").quote(content), CA_DIR, name)
+    return {"lighttpd_tls_client_ca_file": CA_DIR + "/ca.pem", "lighttpd_tls_client_crl_file": CA_DIR + "/crl.pem"}
+
+
+def converge(extra_vars):
+    code, output = run_playbook("converge.yml", extra_vars=extra_vars)
+    assert code == 0, output[-3000:]
+
+
+def test_optional_client_certificates_accept_a_certificate_or_a_key(test_ca):
+    converge(dict(test_ca, lighttpd_tls_client_verify="optional",
+                  lighttpd_api_key_sha256=[hashlib.sha256(KEY.encode()).hexdigest()]))
+    answers = {
+        "verified certificate": curl(CLIENT, cert("good")),
+        "API key": curl(CLIENT, "-H 'X-API-Key: %s'" % KEY),
+        "bearer token": curl(CLIENT, "-H 'Authorization: Bearer %s'" % KEY),
+        "neither": curl(CLIENT, ""),
+        "revoked certificate": curl(CLIENT, cert("revoked")),
+        "wrong key": curl(CLIENT, "-H 'X-API-Key: wrong'"),
+    }
+    print(answers)
+    assert answers == {"verified certificate": "200", "API key": "200", "bearer token": "200",
+                       "neither": "401", "revoked certificate": "401", "wrong key": "401"}
+
+
+def test_wrong_api_keys_are_throttled_while_a_right_key_elsewhere_works(test_ca):
+    # proxy1 guesses 50 keys (directly, as a client: no X-Forwarded-For): the first 10
+    # failures (lighttpd_api_key_failures_per_minute) get 401, the rest 429, the right key too.
+    out = host(PROXY).check_output(
+        "for i in $(seq 50); do curl -sk -o /dev/null -w '%%{http_code}\\n' -H \"X-API-Key: guess-$i\" "
+        "-d '{}' %s; done; curl -sk -o /dev/null -w '%%{http_code}\\n' -H 'X-API-Key: %s' -d '{}' %s",
+        URL, KEY, URL)
+    codes = out.split()
+    print("50 wrong keys: %d x 401, %d x 429; then the right key: %s"
+          % (codes[:50].count("401"), codes[:50].count("429"), codes[50]))
+    assert codes[:10] == ["401"] * 10 and codes[12:50] == ["429"] * 38, codes
+    assert codes[50] == "429"
+    assert curl(CLIENT, "-H 'X-API-Key: %s'" % KEY) == "200"
+
+
+def test_required_client_certificates_refuse_missing_and_revoked_ones(test_ca):
+    converge(dict(test_ca, lighttpd_tls_client_verify="required"))
+    answers = {"verified certificate": curl(CLIENT, cert("good")), "none": curl(CLIENT, ""),
+               "revoked certificate": curl(CLIENT, cert("revoked"))}
+    print(answers)
+    assert answers == {"verified certificate": "200", "none": "000", "revoked certificate": "000"}
