@@ -25,7 +25,7 @@ _PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.-]{1,100}\Z")
 _VERSION = re.compile(r"^[0-9]+([.][0-9]+){0,3}\Z")
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}\Z")
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}\Z")
-_INSTANCE = re.compile(r"^[a-z][a-z0-9-]{0,30}\Z")
+_INSTANCE = re.compile(r"^[a-z][a-z0-9-]{0,22}\Z")  # lighttpd-NAME fits a 32-character account name
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _WORLD_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/shm", "/var/crash")
 _SECRET_WORDS = ("key_content", "cert_content", "password", "secret", "token")
@@ -159,7 +159,7 @@ RULES = {
     "headers": (_headers, "header names (HTTP tokens) with values without control characters"),
     "group_name": (lambda v: isinstance(v, str) and bool(re.match(r"^[A-Za-z0-9_.-]{1,64}\Z", v)),
                    "an inventory group name (letters, digits, _ . -)"),
-    "instance_names": (_instances, "instances named ^[a-z][a-z0-9-]* (up to 31 characters)"),
+    "instance_names": (_instances, "instances named ^[a-z][a-z0-9-]* (up to 23 characters: the account is lighttpd-NAME)"),
     "backends": (_backends, "a list of {host: IP address or DNS name, port: 1-65535}"),
     "sources": (lambda v: isinstance(v, list) and all(isinstance(s, str) and _network(s) for s in v),
                 "a list of IP addresses or networks (10.0.0.0/8, fd00::/8)"),

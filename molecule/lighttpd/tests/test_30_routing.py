@@ -18,14 +18,15 @@ def main_pid(instance):
 def test_static_file_is_served_by_the_static_process():
     edge_pid, static_pid = main_pid("edge"), main_pid("static")
     assert edge_pid and static_pid and edge_pid != static_pid
-    assert host(EDGE).process.get(pid=static_pid).user == "www-data"
+    assert host(EDGE).process.get(pid=static_pid).user == "lighttpd-static"
+    assert host(EDGE).process.get(pid=edge_pid).user == "lighttpd-edge"
     agent = "static-" + uuid.uuid4().hex[:8]
     out = host(CLIENT).check_output("curl -skf -A %s https://edge1/index.html", agent)
     assert "<title>static</title>" in out
     # lighttpd writes access-log lines in batches (a few seconds, or 8 KiB): wait for them.
     for _ in range(30):
-        static = host(EDGE).run("grep %s /var/log/lighttpd/static/access.log", agent).stdout
-        edge = host(EDGE).run("grep %s /var/log/lighttpd/edge/access.log", agent).stdout
+        static = host(EDGE).run("grep %s /var/log/lighttpd-static/access.log", agent).stdout
+        edge = host(EDGE).run("grep %s /var/log/lighttpd-edge/access.log", agent).stdout
         if static and edge:
             break
         time.sleep(0.5)
@@ -104,3 +105,16 @@ def test_unit_limits_match_the_filter():
     assert int(edge.check_output("systemctl show -p LimitNOFILE --value lighttpd@edge")) >= max_fds
     assert edge.file("/etc/lighttpd/tls/edge.key").mode == 0o600
     assert edge.file("/etc/lighttpd/tls/edge.key").user == "root"
+
+
+@pytest.mark.parametrize("path", ["/run/lighttpd-edge/edge.key", "/run/lighttpd-edge/edge.pem",
+                                  "/etc/lighttpd/instances/edge/inference.lua",
+                                  "/etc/lighttpd/instances/edge/lighttpd.conf"])
+def test_the_static_instance_cannot_read_the_edges_files(path):
+    # Each instance runs as its own account: the static one (and any other www-data daemon)
+    # reads neither the edge's key copy nor its API-key digests and configuration.
+    assert host(EDGE).run("test -s %s", path).rc == 0
+    as_static = host(EDGE).run("setpriv --reuid=lighttpd-static --regid=lighttpd-static --clear-groups cat %s", path)
+    as_www_data = host(EDGE).run("setpriv --reuid=www-data --regid=www-data --clear-groups cat %s", path)
+    assert as_static.rc != 0 and "Permission denied" in as_static.stderr, as_static.stderr
+    assert as_www_data.rc != 0 and "Permission denied" in as_www_data.stderr, as_www_data.stderr

@@ -73,7 +73,7 @@ def test_clients_behind_the_trusted_proxy_are_limited_separately():
         assert answer["x_forwarded_for"] == "%s, %s" % (edge_ip, proxy_ip), answer
     # The access log names each real client, never the proxy.
     for _ in range(20):
-        log = host(EDGE).run("grep %s /var/log/lighttpd/edge/access.log", agent).stdout.splitlines()
+        log = host(EDGE).run("grep %s /var/log/lighttpd-edge/access.log", agent).stdout.splitlines()
         if len(log) >= len(codes) + 3:
             break
         time.sleep(0.5)

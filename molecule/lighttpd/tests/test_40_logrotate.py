@@ -13,7 +13,7 @@ REQUESTS = 300
 
 def count(agent, instance):
     return int(host(EDGE).check_output(
-        "cat /var/log/lighttpd/%s/access.log /var/log/lighttpd/%s/access.log.1 2>/dev/null | grep -c %s || true",
+        "cat /var/log/lighttpd-%s/access.log /var/log/lighttpd-%s/access.log.1 2>/dev/null | grep -c %s || true",
         instance, instance, agent))
 
 
@@ -27,8 +27,8 @@ def test_stanzas_are_daily_and_signal_the_right_unit():
 def test_rotation_runs_as_the_instances_user():
     # logrotate works in a directory that lighttpd's user can write: as root it could be
     # steered onto other files, so it switches to that user ("su" in the stanza).
-    uid = host(EDGE).check_output("id -u www-data")
     for instance in ("edge", "static"):
+        uid = host(EDGE).check_output("id -u lighttpd-%s", instance)
         out = host(EDGE).run("logrotate -d -f /etc/logrotate.d/lighttpd-%s", instance)
         assert "switching euid from 0 to %s" % uid in out.stdout + out.stderr, out.stdout + out.stderr
 
@@ -42,7 +42,7 @@ def test_forced_rotation_during_traffic_loses_nothing():
     codes = loop.results()
     failed = [c for c in codes if c != "200"]
     assert len(codes) == REQUESTS and not failed, failed
-    assert host(EDGE).file("/var/log/lighttpd/edge/access.log.1").exists
+    assert host(EDGE).file("/var/log/lighttpd-edge/access.log.1").exists
     # lighttpd writes access-log lines in batches (a few seconds, or 8 KiB); wait for them.
     for _ in range(40):
         edge_lines, static_lines = count(agent, "edge"), count(agent, "static")
