@@ -192,6 +192,14 @@ def test_one_address_cannot_hold_more_than_its_connection_cap():
     held, refused = int(content[0]), int(content[1])
     # While client1 holds its connections, another address still connects.
     other = host(EDGE).check_output("curl -sk -o /dev/null -w '%{http_code}' https://edge1/index.html")
+    host(CLIENT).run("systemctl stop conns-%s", out_file[-8:-4])
     print("client1 opened 40 connections: %d held, %d refused; another address: %s" % (held, refused, other))
     assert held <= 32 and refused >= 8, (held, refused)
     assert other == "200"
+    # Once they are closed, client1 connects again.
+    for _ in range(20):
+        again = host(CLIENT).run("curl -sk -o /dev/null -w '%{http_code}' https://edge1/index.html").stdout
+        if again == "200":
+            break
+        time.sleep(0.5)
+    assert again == "200"
