@@ -9,9 +9,12 @@ BIN      := $(VENV)/bin
 CACHE    := $(CURDIR)/.cache
 COLL_DIR := $(CACHE)/collections/ansible_collections/lighttpd_tensorflow/serving
 SCENARIO ?= default
-# Scenarios and the Debian releases each runs on. Images: localhost/lts-debianNN-systemd
-# (built by `make images`), or MOLECULE_IMAGE_DEBIAN12 / MOLECULE_IMAGE_DEBIAN13 (any systemd image).
-SCENARIOS ?= lighttpd:debian12 lighttpd:debian13 tfserving:debian12 tfserving:debian13 default:debian12 cluster:debian12
+# Scenarios and the Debian release each runs on in `make test`; both roles also run on Debian 13
+# in `default` (stack2 is always Debian 13) and the lighttpd scenario's client is Debian 13.
+# Any other pair runs on demand: make molecule SCENARIOS=lighttpd:debian13. Images:
+# localhost/lts-debianNN-systemd (built by `make images`), or MOLECULE_IMAGE_DEBIAN12 /
+# MOLECULE_IMAGE_DEBIAN13 (any systemd image).
+SCENARIOS ?= lighttpd:debian12 tfserving:debian13 default:debian12 cluster:debian12
 
 export CONTAINERS_CONF := $(CACHE)/containers.conf
 export ANSIBLE_COLLECTIONS_PATH := $(CACHE)/collections
