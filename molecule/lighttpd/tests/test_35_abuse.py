@@ -29,6 +29,15 @@ def run_python(on, script, *args):
                                  + " ".join(shlex.quote(str(a)) for a in args))
 
 
+class ParallelLoop(RequestLoop):
+    """`count` requests, `parallel` at a time, as fast as they go (a transient unit)."""
+
+    def __init__(self, on, url, count=200, parallel=4, curl_args=""):
+        script = ("seq %d | xargs -P %d -I{} curl -s -o /dev/null -w '%%{http_code}\\n' -m 10 %s %s"
+                  % (count, parallel, curl_args, shlex.quote(url)))
+        self._start(on, script, count * 10 / parallel + 30)
+
+
 def edge_rss_kib():
     pid = host(EDGE).check_output("systemctl show -p MainPID --value lighttpd@edge")
     return int(host(EDGE).check_output("awk '/^VmRSS/ {print $2}' /proc/%s/status", pid))
@@ -53,10 +62,10 @@ def test_aborted_requests_do_not_lock_the_client_out():
 def test_clients_behind_the_trusted_proxy_are_limited_separately():
     client_ip, edge_ip = address(CLIENT), address(EDGE)
     agent = "behind-lb-" + uuid.uuid4().hex[:8]
-    # client1 floods through proxy1 for about 3 s, far above its 20 requests/s.
-    flood = RequestLoop(CLIENT, "http://proxy1:8080" + PREDICT, count=150, interval=0,
-                        curl_args="-d '{}' -A %s" % agent)
-    time.sleep(1.5)
+    # client1 floods through proxy1, 4 requests at a time, far above its 20 requests/s.
+    flood = ParallelLoop(CLIENT, "http://proxy1:8080" + PREDICT, count=200, parallel=4,
+                         curl_args="-d '{}' -A %s" % agent)
+    time.sleep(1)
     # Meanwhile edge1, another client behind the same proxy, is served; a spoofed
     # X-Forwarded-For sent through the proxy does not change who it is.
     answers = [json.loads(host(EDGE).check_output(
@@ -100,9 +109,9 @@ def send(addr, path="%s"):
     response.read()
     return response.status
 
-held = [threading.Thread(target=send, args=(sys.argv[1], "%s?delay=3")) for _ in range(8)]
+held = [threading.Thread(target=send, args=(sys.argv[1], "%s?delay=5")) for _ in range(8)]
 [t.start() for t in held]
-time.sleep(1)
+time.sleep(2)
 for addr in sys.argv[2:]:
     print(addr, send(addr))
 [t.join() for t in held]

@@ -95,7 +95,8 @@ def test_wrong_api_keys_are_throttled_while_a_right_key_elsewhere_works(test_ca)
     codes = out.split()
     print("50 wrong keys: %d x 401, %d x 429; then the right key: %s"
           % (codes[:50].count("401"), codes[:50].count("429"), codes[50]))
-    assert codes[:10] == ["401"] * 10 and codes[12:50] == ["429"] * 38, codes
+    # (One more failure is allowed every 6 s: the 50 attempts take about 2 s.)
+    assert codes[:10] == ["401"] * 10 and codes[10:50].count("429") >= 36, codes
     assert codes[50] == "429"
     assert curl(CLIENT, "-H 'X-API-Key: %s'" % KEY) == "200"
 
