@@ -54,7 +54,9 @@ lint: dev ## ansible-lint (production profile), yamllint, ansible-test sanity
 	ansible-lint --profile production
 	tests/sanity/run.sh
 
-unit: dev ## unit tests for the filters
+unit: dev ## unit tests for the filters and the edge's Lua script (installs lua5.4 when missing)
+	@command -v lua5.4 >/dev/null || { apt-get install -y --no-install-recommends lua5.4 \
+	  || { apt-get update && apt-get install -y --no-install-recommends lua5.4; }; }
 	python -m pytest -q tests/unit
 
 molecule: dev images standin ## every scenario (SCENARIOS), or one: make molecule SCENARIO=NAME

@@ -1,0 +1,63 @@
+-- Runs the edge's inference script (rendered to SCRIPT) against a small model of lighttpd
+-- 1.4.69's mod_magnet API: lighty.r (one request), lighty.c.md, lighty.server.irequests()
+-- over the requests lighttpd holds, and a simulated clock. Prints NAME=VALUE pairs, one line per scenario.
+-- Usage: lua5.4 mock_lighttpd.lua SCRIPT
+local script = assert(loadfile(arg[1]))
+local clock = 1000000
+os.time = function() return math.floor(clock) end
+local held = {}   -- request environments lighttpd still holds (admitted, no response yet)
+
+local function request(ip, env, headers)
+  lighty = {
+    r = {req_env = env, req_attr = {["request.remote-addr"] = ip}, req_header = headers or {},
+         resp_header = {}, resp_body = {set = function() end}},
+    c = {md = function(_, data) return data == "right-key" and "DIGEST" or "OTHER" end},
+    server = {irequests = function()
+      local i = 0
+      return function() i = i + 1; if held[i] then return {req_env = held[i]} end end
+    end},
+  }
+  return script()
+end
+
+local function count(codes, code) codes[code] = (codes[code] or 0) + 1 end
+
+-- 200 requests aborted by the client at 12/s (admitted, never answered, gone from lighttpd),
+-- then 300 ordinary requests at 15/s (each answered: the response start runs the script again).
+local aborted, ordinary = {}, {}
+for _ = 1, 200 do
+  clock = clock + 1 / 12
+  count(aborted, request("10.1.1.1", {}))
+end
+clock = clock + 3
+for _ = 1, 300 do
+  clock = clock + 1 / 15
+  local env = {}
+  local code = request("10.1.1.1", env)
+  count(ordinary, code)
+  if code == 0 then request("10.1.1.1", env) end
+end
+print(string.format("aborted=%d/%d ordinary=%d/%d", aborted[0] or 0, aborted[429] or 0,
+                    ordinary[0] or 0, ordinary[429] or 0))
+
+-- 8 requests in flight from one IPv6 host: its /64 neighbour is refused, another /64 is not.
+clock = clock + 120
+held = {}
+for n = 1, 8 do
+  local env = {}
+  request("2001:db8:1:1::" .. n, env)
+  held[#held + 1] = env
+end
+print(string.format("same64=%d other64=%d", request("2001:db8:1:1::99", {}), request("2001:db8:1:2::1", {})))
+held = {}
+
+-- Wrong API keys from one address, one a second: the failure budget, then 429 even for the
+-- right key; the right key from another address passes.
+local wrong = {}
+for n = 1, 20 do
+  clock = clock + 0.1
+  count(wrong, request("10.2.2.2", {}, {["X-API-Key"] = "guess-" .. n}))
+end
+print(string.format("wrong401=%d wrong429=%d right_same=%d right_other=%d", wrong[401] or 0, wrong[429] or 0,
+                    request("10.2.2.2", {}, {["X-API-Key"] = "right-key"}),
+                    request("10.3.3.3", {}, {["X-API-Key"] = "right-key"})))

@@ -1,0 +1,60 @@
+"""The edge's inference script (roles/lighttpd/templates/inference.lua.j2), run by Lua 5.4
+(the Lua Debian's lighttpd-modules-lua links) against a model of mod_magnet's API with a
+simulated clock. The Molecule scenario `lighttpd` proves the same on a real lighttpd; this
+runs in milliseconds and shows the algorithm's edges. `make unit` installs lua5.4."""
+import os
+import re
+import shutil
+import subprocess
+
+import jinja2
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TEMPLATE = os.path.join(ROOT, "roles", "lighttpd", "templates", "inference.lua.j2")
+MOCK = os.path.join(ROOT, "tests", "unit", "lua", "mock_lighttpd.lua")
+LUA = shutil.which("lua5.4")
+VARS = {
+    "ansible_managed": "test", "lighttpd_rate_limit_requests_per_second": 20,
+    "lighttpd_rate_limit_burst": 20, "lighttpd_rate_limit_concurrent": 8,
+    "lighttpd_rate_limit_enabled": True, "lighttpd_rate_limit_max_clients": 5000,
+    "lighttpd_rate_limit_ipv6_prefix": 64, "lighttpd_api_key_failures_per_minute": 10,
+    "lighttpd_tls_client_verify": "off", "lighttpd_trusted_proxies": [],
+    "lighttpd_api_key_sha256": ["digest"], "__lighttpd_graceful_timeout": 43,
+}
+
+
+@pytest.fixture()
+def run(tmp_path):
+    if LUA is None:
+        pytest.fail("lua5.4 is missing: `make unit` installs it (apt-get install lua5.4)")
+
+    def _run(**overrides):
+        script = tmp_path / "inference.lua"
+        text = jinja2.Template(open(TEMPLATE).read()).render(**dict(VARS, **overrides))
+        script.write_text(text)
+        out = subprocess.run([LUA, MOCK, str(script)], capture_output=True, text=True, check=True).stdout
+        return dict(re.findall(r"(\w+)=(\S+)", out))
+    return _run
+
+
+def test_aborted_requests_never_lock_a_client_out(run):
+    out = run(lighttpd_api_key_sha256=[])
+    assert out["aborted"] == "200/0"      # every aborted request was admitted (12/s, cap 8)
+    assert out["ordinary"] == "300/0"     # and none of the 300 that followed was refused
+
+
+def test_ipv6_clients_share_their_64(run):
+    out = run(lighttpd_api_key_sha256=[])
+    assert out["same64"] == "429" and out["other64"] == "0"
+
+
+def test_ipv6_prefix_is_configurable(run):
+    out = run(lighttpd_api_key_sha256=[], lighttpd_rate_limit_ipv6_prefix=128)
+    assert out["same64"] == "0"
+
+
+def test_failed_keys_use_up_a_budget(run):
+    out = run()
+    assert out["wrong401"] == "10" and out["wrong429"] == "10"
+    assert out["right_same"] == "429" and out["right_other"] == "0"
