@@ -219,3 +219,10 @@ def test_one_address_cannot_hold_more_than_its_connection_cap():
             break
         time.sleep(0.5)
     assert again == "200"
+
+
+@pytest.mark.parametrize("action", ["restart", "reload", "stop", "start"])
+def test_the_connection_cap_survives_nftables_service(action):
+    # /etc/nftables.conf flushes the whole ruleset; the drop-in loads the cap again.
+    host(EDGE).check_output("systemctl %s nftables.service", action)
+    assert "ct count over 32" in host(EDGE).check_output("nft list table inet lighttpd_edge")
