@@ -1,5 +1,7 @@
 """Instances are reconciled and touched only when they change; a bad certificate never lands."""
 import datetime
+import shlex
+import time
 
 import pytest
 from cryptography import x509
@@ -90,6 +92,51 @@ def test_a_certificate_that_does_not_match_its_key_is_refused_and_the_edge_keeps
     assert "does not belong to the certificate (lighttpd_tls_cert_content)" in output, output[-3000:]
     assert main_pid("edge") == pid
     assert served_fingerprint() == fingerprint
+    assert status(CLIENT, "https://edge1/index.html") == "200"
+
+
+def put(path, content):
+    host(EDGE).check_output("mkdir -p %s && printf '%%s' %s > %s.tmp && mv %s.tmp %s" % (
+        path.rsplit("/", 1)[0], shlex.quote(content), path, path, path))
+
+
+def fingerprint_of(cert):
+    return x509.load_pem_x509_certificate(cert.encode()).fingerprint(hashes.SHA256()).hex().upper()
+
+
+def served_is(cert, seconds=15):
+    for _ in range(seconds * 2):
+        if served_fingerprint().split("=")[1].replace(":", "") == fingerprint_of(cert):
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def test_a_renewed_certificate_file_reaches_the_edge_without_a_playbook_run():
+    cert, key = _pem_pair()
+    put("/etc/ssl/edge-test/edge.key", key)
+    put("/etc/ssl/edge-test/edge.pem", cert)
+    code, output = converge(lighttpd_tls_certificate_source="files", lighttpd_tls_cert_file="/etc/ssl/edge-test/edge.pem",
+                            lighttpd_tls_key_file="/etc/ssl/edge-test/edge.key")
+    assert code == 0, output[-3000:]
+    assert served_is(cert, 5)
+    pid = main_pid("edge")
+    # A renewal tool rewrites both files: the edge serves the new certificate, same process.
+    renewed, renewed_key = _pem_pair()
+    put("/etc/ssl/edge-test/edge.key", renewed_key)
+    put("/etc/ssl/edge-test/edge.pem", renewed)
+    assert served_is(renewed), host(EDGE).run("journalctl -u lighttpd-edge-certificate --no-pager -n 20").stdout
+    assert main_pid("edge") == pid
+    # A certificate whose key is not there is refused, visibly; the edge keeps its certificate.
+    stray, _ = _pem_pair()
+    put("/etc/ssl/edge-test/edge.pem", stray)
+    for _ in range(20):
+        if host(EDGE).run("systemctl is-failed lighttpd-edge-certificate.service").stdout.strip() == "failed":
+            break
+        time.sleep(0.5)
+    assert host(EDGE).run("systemctl is-failed lighttpd-edge-certificate.service").stdout.strip() == "failed"
+    assert "does not belong" in host(EDGE).check_output("journalctl -u lighttpd-edge-certificate --no-pager -n 20")
+    assert served_is(renewed, 1) and main_pid("edge") == pid
     assert status(CLIENT, "https://edge1/index.html") == "200"
 
 
