@@ -28,7 +28,9 @@ _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}\Z")
 _INSTANCE = re.compile(r"^[a-z][a-z0-9-]{0,22}\Z")  # lighttpd-NAME fits a 32-character account name
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _WORLD_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/shm", "/var/crash")
-_SECRET_WORDS = ("key_content", "cert_content", "password", "secret", "token")
+_SECRET_WORDS = ("key_content", "cert_content", "password", "secret", "token", "passphrase", "hmac")
+_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?([.][A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+\Z")
+_CALENDAR = re.compile(r"^[A-Za-z0-9*/:.,~ -]{1,100}\Z")
 
 
 def _int_in(value, low, high):
@@ -37,6 +39,14 @@ def _int_in(value, low, high):
     if isinstance(value, str) and re.match(r"^[0-9]+\Z", value):
         value = int(value)
     return isinstance(value, int) and low <= value <= high
+
+
+def _float_in(value, low, high):
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, str) and re.match(r"^[0-9]*[.]?[0-9]+\Z", value):
+        value = float(value)
+    return isinstance(value, (int, float)) and low <= value <= high
 
 
 def _is_ip(value):
@@ -133,6 +143,17 @@ RULES = {
     "expected_connections": (lambda v: v is None or _int_in(v, 1, 1000000),
                              "null (from the host's memory) or a whole number 1-1000000"),
     "host": (_host, "an IP address or a DNS name"),
+    "hosts": (lambda v: isinstance(v, list) and all(_host(i) for i in v), "a list of IP addresses or DNS names"),
+    "dns_names": (lambda v: isinstance(v, list) and all(_host(i) and not _is_ip(i) for i in v), "a list of DNS names"),
+    "share": (lambda v: _float_in(v, 0.05, 0.9),
+              "a share of the lifetime between 0.05 and 0.9 (0.33: a third)"),
+    "email_or_empty": (lambda v: v == "" or (isinstance(v, str) and bool(_EMAIL.match(v))), "an e-mail address, or empty"),
+    "token_or_empty": (lambda v: v == "" or (isinstance(v, str) and bool(re.match(r"^[A-Za-z0-9_.:-]{1,200}\Z", v))),
+                       "letters, digits and _ . : - (up to 200), or empty"),
+    "base64url_or_empty": (lambda v: v == "" or (isinstance(v, str) and bool(re.match(r"^[A-Za-z0-9_-]{16,200}=*\Z", v))),
+                           "a base64url key (16-200 characters), or empty"),
+    "calendar": (lambda v: isinstance(v, str) and bool(_CALENDAR.match(v)),
+                 "a systemd OnCalendar expression (letters, digits, * / : . , ~ - and spaces)"),
     "bind": (_bind, "IPV4:PORT or [IPV6]:PORT"),
     "loopback_bind": (lambda v: _bind(v) and (v.startswith("127.") or v.startswith("[::1]")),
                       "a loopback address with a port (127.x.x.x:PORT or [::1]:PORT)"),

@@ -14,7 +14,10 @@ port=${DEMO_HTTPS_PORT:-8443}
 hosts=(lts-demo-edge1 lts-demo-tfs1 lts-demo-tfs2)
 inventory=inventories/demo/hosts.yml
 url="https://127.0.0.1:$port/v1/models/half_plus_two:predict"
-predict=(curl -sS --fail --cacert "$root/.cache/demo-ca.pem" --resolve "localhost:$port:127.0.0.1"
+# The edge's certificate comes from the fleet CA the play creates on this machine (internal_ca,
+# the default source); the demo keeps that CA in .cache/demo-ca instead of playbooks/pki.
+ca_dir=$root/.cache/demo-ca
+predict=(curl -sS --fail --cacert "$ca_dir/ca.pem" --resolve "localhost:$port:127.0.0.1"
          -d '{"instances": [1.0, 2.0, 5.0]}' "https://localhost:$port/v1/models/half_plus_two:predict")
 
 down() {
@@ -46,13 +49,13 @@ up() {
         --cap-add SYS_ADMIN --cap-add NET_ADMIN "${publish[@]}" "$image" /sbin/init >/dev/null
     fi
   done
-  extra=()
+  extra=(-e "lighttpd_tls_ca_dir=$ca_dir")
   if [ "$(source_choice)" = standin ]; then
     echo "NOTE: TF Serving's official apt repository is not reachable from here: installing the"
     echo "      TEST STAND-IN for tensorflow_model_server from a local signed apt repository"
     echo "      (tests/standin/; it evaluates only half_plus_two). With the real repository"
     echo "      reachable, the same demo installs the real TF Serving and serves the same model."
-    extra=(-e "tfserving_apt_repo_url=http://lts-demo-edge1:8080"
+    extra+=(-e "tfserving_apt_repo_url=http://lts-demo-edge1:8080"
            -e "tfserving_apt_key_url=http://lts-demo-edge1:8080/tensorflow-serving.release.pub.gpg")
     # The edge serves the stand-in's repository (the standin_repo group of prepare.yml).
     printf 'standin_repo:\n  hosts:\n    lts-demo-edge1:\n' > .cache/demo-standin.yml
@@ -67,12 +70,12 @@ up() {
   start=$(date +%s)
   ansible-playbook -i "$inventory" playbooks/site.yml "${extra[@]}" | tee .cache/demo-site.log | tail -n 12
   echo "site.yml took $(( $(date +%s) - start )) s"
-  podman cp lts-demo-edge1:/etc/lighttpd/tls/edge.pem "$root/.cache/demo-ca.pem"
   echo
+  echo "The edge's certificate is issued by the fleet CA $ca_dir/ca.pem (clients trust that file)."
   echo "Prediction over HTTPS through the edge ($url):"
   "${predict[@]}"
   echo
-  echo "Repeat it:  curl --cacert .cache/demo-ca.pem --resolve localhost:$port:127.0.0.1 \\"
+  echo "Repeat it:  curl --cacert .cache/demo-ca/ca.pem --resolve localhost:$port:127.0.0.1 \\"
   echo "              -d '{\"instances\": [1.0, 2.0, 5.0]}' https://localhost:$port/v1/models/half_plus_two:predict"
   echo "Tear down:  make demo-destroy"
 }
