@@ -23,7 +23,7 @@ export PATH := $(BIN):$(PATH)
 export PY_COLORS := 0
 export ANSIBLE_FORCE_COLOR := 0
 
-.PHONY: help venv dev podman images standin lint unit molecule test demo demo-destroy build clean
+.PHONY: help venv dev scanner podman images standin lint unit molecule test demo demo-destroy build clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -35,6 +35,13 @@ $(BIN)/ansible-playbook: requirements.txt constraints.txt
 	touch $@
 
 venv: $(BIN)/ansible-playbook ## create the pinned Python tool environment in .venv
+
+$(CACHE)/sslyze/bin/sslyze: tests/scanner/requirements.txt
+	python3 -m venv $(CACHE)/sslyze
+	$(CACHE)/sslyze/bin/pip install --quiet -r tests/scanner/requirements.txt
+	touch $@
+
+scanner: $(CACHE)/sslyze/bin/sslyze ## the TLS scanner the default scenario runs (sslyze, pinned, in .cache/sslyze)
 
 dev: venv ## make the collection importable from this clone (ANSIBLE_COLLECTIONS_PATH=.cache/collections)
 	mkdir -p $(dir $(COLL_DIR))
@@ -59,7 +66,7 @@ unit: dev ## unit tests for the filters and the edge's Lua script (installs lua5
 	  || { apt-get update && apt-get install -y --no-install-recommends lua5.4; }; }
 	python -m pytest -q tests/unit
 
-molecule: dev images standin ## every scenario (SCENARIOS), or one: make molecule SCENARIO=NAME
+molecule: dev scanner images standin ## every scenario (SCENARIOS), or one: make molecule SCENARIO=NAME
 	@if [ "$(origin SCENARIO)" = "command line" ]; then \
 	  list="$(filter $(SCENARIO):%,$(SCENARIOS))"; \
 	else list="$(SCENARIOS)"; fi; \

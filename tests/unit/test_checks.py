@@ -33,6 +33,15 @@ GOOD_AND_BAD = {
     "pem_or_empty": (["", "-----BEGIN CERTIFICATE-----\nMII\n-----END CERTIFICATE-----\n"], ["not a pem"]),
     "bool": ([True, False], ["false", "no", 0]),
     "expected_connections": ([None, 10], [0]),
+    "hosts": ([[], ["api.example.org", "10.0.0.1"]], [["a b"], "api.example.org"]),
+    "dns_names": ([[], ["api.example.org"]], [["10.0.0.1"], ["x;y"]]),
+    "share": ([0.05, 0.33, "0.5", 0.9], [0, 1, 1.5, True, "a third"]),
+    "email_or_empty": (["", "ops@example.org", "a.b+c@mail.example.co.uk"],
+                       ["ops", "ops at example.org", "ops@example", "ops@example.org\nX: 1", "a b@example.org"]),
+    "token_or_empty": (["", "kid-1", "a:b.c"], ["a b", "k\n"]),
+    "base64url_or_empty": (["", "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W"],
+                           ["short", "not base64!not base64!", "a+b/c" * 5]),
+    "calendar": (["*-*-* 00/12:00:00", "daily", "Mon *-*-* 03:00", "*:*:0/15"], ["", "daily\nExecStart=/bin/sh", 'x"y']),
 }
 
 
@@ -48,6 +57,9 @@ def test_rule_accepts_and_refuses(rule):
 
 
 def test_secrets_are_masked():
+    errors = checks.check_variables({"lighttpd_acme_eab_hmac_key": "base64url_or_empty", "lighttpd_tls_ca_passphrase": "text"},
+                                    {"lighttpd_acme_eab_hmac_key": "not base64!", "lighttpd_tls_ca_passphrase": "a\nb"})
+    assert all("(secret, " in error for error in errors) and len(errors) == 2, errors
     errors = checks.check_variables({"lighttpd_tls_key_content": "pem_or_empty"},
                                     {"lighttpd_tls_key_content": "hunter2 private"})
     assert errors == ["lighttpd_tls_key_content: got (secret, 15 characters); allowed: PEM text (-----BEGIN ...), or empty"]

@@ -50,13 +50,9 @@ _value:
   elements: str
 """
 
-from ansible_collections.lighttpd_tensorflow.serving.plugins.plugin_utils.certificates import (  # noqa: E402
-    certificate_names, renewal_reason)
+from ansible_collections.lighttpd_tensorflow.serving.plugins.plugin_utils.certificates import certificate_names  # noqa: E402
 
 
 class FilterModule(object):
     def filters(self):
-        return {
-            "lighttpd_certificate_names": certificate_names,
-            "lighttpd_certificate_renewal_reason": renewal_reason,
-        }
+        return {"lighttpd_certificate_names": certificate_names}
