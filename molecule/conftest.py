@@ -39,11 +39,13 @@ def get_host():
 def run_playbook(playbook, *args, extra_vars=None, check=False, timeout=900, env=None):
     """Run a playbook against the scenario's inventory; return (returncode, output).
 
+    Plays tagged `fixture` (test fixtures the scenario's converge already set up, such as the
+    lighttpd scenario's load balancer and ACME server) are skipped: tests converge the roles.
     `env` adds environment variables (for example ANSIBLE_CACHE_PLUGIN=memory for a run that
     starts without any cached facts)."""
     if not os.path.isabs(playbook):
         playbook = os.path.join(SCENARIO_DIR, playbook)
-    cmd = ["ansible-playbook", "-i", os.path.join(EPHEMERAL_DIR, "inventory"), playbook]
+    cmd = ["ansible-playbook", "-i", os.path.join(EPHEMERAL_DIR, "inventory"), playbook, "--skip-tags", "fixture"]
     if check:
         cmd.append("--check")
     if extra_vars:

@@ -3,8 +3,8 @@
 Everything here is the real flow: dehydrated registers an account with external account
 binding, Pebble validates HTTP-01 against port 80 of edge1, and lighttpd-edge-acme.timer
 (every 15 s in this scenario) renews when less than a third of the lifetime is left or when
-renewal is forced. Pebble issues certificates valid `pebble_validity` seconds; these tests
-shorten it to 90 s so that a renewal comes due while they watch, and restore it at the end.
+renewal is forced. Pebble issues certificates valid `pebble_validity` seconds; the last test
+shortens it to 90 s so that a renewal comes due while it watches, and restores it at the end.
 """
 import re
 import time
@@ -92,22 +92,7 @@ def test_the_edge_serves_a_certificate_from_the_acme_directory():
     assert host(CLIENT).check_output("curl -sk -o /dev/null -w %s https://edge1/.hidden", "%{http_code}") == "403"
 
 
-def test_the_timer_renews_when_a_third_of_the_lifetime_is_left_without_failing_a_request(short_lived):
-    pid, first = main_pid(), served_serial()
-    assert verified_status() == "200"
-    # 90-second certificates are due 60 s after issue; the loop runs about 100 s, verifying
-    # every response against Pebble's root.
-    loop = RequestLoop(CLIENT, "https://edge1/index.html", count=400, interval=0.2, curl_args="--cacert %s" % ROOT)
-    renewed = wait_for_new_serial(first, 90)
-    codes = loop.results()
-    assert renewed != first
-    assert main_pid() == pid
-    assert len(codes) == 400 and set(codes) == {"200"}, {c: codes.count(c) for c in set(codes)}
-    assert "less than 33% of its lifetime left" in host(EDGE).check_output(
-        "journalctl -u lighttpd-edge-acme --since -3min --no-pager")
-
-
-def test_an_unreachable_directory_keeps_the_certificate_and_the_next_attempt_succeeds(short_lived):
+def test_an_unreachable_directory_keeps_the_certificate_and_the_next_attempt_succeeds():
     before = served_serial()
     pebble_address = host(ACME).check_output("hostname -I").split()[0]
     host(EDGE).check_output(
@@ -131,3 +116,18 @@ def test_an_unreachable_directory_keeps_the_certificate_and_the_next_attempt_suc
     assert metric("lighttpd_edge_certificate_renewal_failures") == 0
     assert not host(EDGE).file("%s/force-renewal" % STATE).exists
     assert verified_status() == "200"
+
+
+def test_the_timer_renews_when_a_third_of_the_lifetime_is_left_without_failing_a_request(short_lived):
+    pid, first = main_pid(), served_serial()
+    assert verified_status() == "200"
+    # 90-second certificates are due 60 s after issue; the loop runs about 100 s, verifying
+    # every response against Pebble's root.
+    loop = RequestLoop(CLIENT, "https://edge1/index.html", count=400, interval=0.2, curl_args="--cacert %s" % ROOT)
+    renewed = wait_for_new_serial(first, 90)
+    codes = loop.results()
+    assert renewed != first
+    assert main_pid() == pid
+    assert len(codes) == 400 and set(codes) == {"200"}, {c: codes.count(c) for c in set(codes)}
+    assert "less than 33% of its lifetime left" in host(EDGE).check_output(
+        "journalctl -u lighttpd-edge-acme --since -3min --no-pager")
