@@ -85,11 +85,14 @@ def test_the_edge_serves_a_certificate_from_the_acme_directory():
     assert host(EDGE).run("ls %s/accounts/*/registration_info.json", STATE).rc == 0
     assert metric("lighttpd_edge_certificate_not_after_timestamp_seconds") > time.time()
     assert metric("lighttpd_edge_certificate_renewal_failures") == 0
-    # The challenge directory is served, hidden files elsewhere are not, and plain HTTP still redirects.
-    assert host(CLIENT).check_output("curl -s -o /dev/null -w %s http://edge1/.well-known/acme-challenge/absent",
-                                     "%{http_code}") == "404"
-    assert host(CLIENT).check_output("curl -s -o /dev/null -w %s http://edge1/.well-known/other", "%{http_code}") == "308"
-    assert host(CLIENT).check_output("curl -sk -o /dev/null -w %s https://edge1/.hidden", "%{http_code}") == "403"
+    # Token-shaped challenge paths are served from the challenge directory (404: no such
+    # token); other hidden paths stay refused, and other plain-HTTP paths still redirect.
+    for url, expected in (("http://edge1/.well-known/acme-challenge/absent", "404"),
+                          ("http://edge1/.well-known/acme-challenge/a.conf", "403"),
+                          ("http://edge1/.well-known/other", "403"),
+                          ("https://edge1/.hidden", "403"),
+                          ("http://edge1/index.html", "308")):
+        assert host(CLIENT).check_output("curl -sk -o /dev/null -w %s %s", "%{http_code}", url) == expected, url
 
 
 def test_an_unreachable_directory_keeps_the_certificate_and_the_next_attempt_succeeds():
