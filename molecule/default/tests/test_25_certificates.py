@@ -85,8 +85,8 @@ def test_a_client_with_the_ca_file_verifies_every_edge():
     with open(os.path.join(CA_DIR, "ca.pem")) as handle:
         host(CLIENT).check_output("cat > /tmp/fleet-ca.pem <<'EOF'\n%s\nEOF" % handle.read().strip())
     for on in EDGES:
-        assert host(CLIENT).check_output("curl -sS -o /dev/null -w %s --cacert /tmp/fleet-ca.pem https://%s/",
-                                         "%{http_code}", on) in ("200", "404")
+        assert host(CLIENT).check_output("curl -sS -o /dev/null -w %s --cacert /tmp/fleet-ca.pem https://%s/v1/models/half_plus_two",
+                                         "%{http_code}", on) == "200"
 
 
 def test_an_aged_leaf_is_issued_again_and_a_fresh_one_is_kept():
@@ -108,8 +108,8 @@ def test_an_aged_leaf_is_issued_again_and_a_fresh_one_is_kept():
     host(on).check_output("systemctl reload lighttpd@edge")
     assert served_serial(on) == aged.serial_number
 
-    output = tls_converge(on)
-    assert "less than 33% of its lifetime left" in output
+    output = " ".join(tls_converge(on).split())  # the callback may wrap long messages
+    assert "certificate (internal_ca): less than 33% of its lifetime left" in output, output[-3000:]
     renewed = leaf(on)
     assert renewed.serial_number != aged.serial_number
     assert renewed.not_valid_after_utc - now > datetime.timedelta(days=89)
