@@ -76,8 +76,7 @@ def _normalised(entries):
     """SAN entries as x509_certificate_info reports them (IPv6 addresses compressed)."""
     result = []
     for entry in entries:
-        kind, _, value = entry.partition(":")
-        if kind == "IP" and _ip(value):
-            value = str(_ip(value))
-        result.append("%s:%s" % (kind, value))
+        if entry.startswith("IP:") and _ip(entry[3:]):
+            entry = "IP:%s" % _ip(entry[3:])
+        result.append(entry)
     return result
