@@ -56,11 +56,6 @@ def run_playbook(playbook, *args, extra_vars=None, check=False, timeout=900, env
     return proc.returncode, proc.stdout + proc.stderr
 
 
-# A converge of the lighttpd role without its certificate tasks (tag lighttpd_tls), for tests
-# that change no certificate: over `podman exec` every task costs about a second.
-NO_CERTIFICATE_TASKS = ("--tags", "lighttpd_install,lighttpd_config,lighttpd_logrotate")
-
-
 def recap(output):
     """PLAY RECAP counters per host: {host: {'ok': n, 'changed': n, 'failed': n, ...}}."""
     result = {}

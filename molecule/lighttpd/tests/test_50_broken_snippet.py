@@ -1,7 +1,7 @@
 """A broken extra snippet fails the play with lighttpd's own error; the edge keeps serving."""
 import pytest
 
-from conftest import NO_CERTIFICATE_TASKS, RequestLoop, host, run_playbook
+from conftest import RequestLoop, host, run_playbook
 
 EDGE = "edge1"
 pytestmark = pytest.mark.units((EDGE, "lighttpd@edge"))
@@ -12,7 +12,7 @@ def test_broken_snippet_is_refused_and_the_edge_keeps_serving():
     pid = edge.check_output("systemctl show -p MainPID --value lighttpd@edge")
     conf = edge.check_output("sha256sum /etc/lighttpd/instances/edge/lighttpd.conf")
     loop = RequestLoop("client1", "https://edge1/index.html", count=100, interval=0.05, curl_args="-k")
-    code, output = run_playbook("converge.yml", *NO_CERTIFICATE_TASKS, extra_vars={"lighttpd_extra_config": {"edge": 'server.tag = "x'}})
+    code, output = run_playbook("converge.yml", extra_vars={"lighttpd_extra_config": {"edge": 'server.tag = "x'}})
     assert code != 0
     assert "configfile.c" in output or "source: " in output, output[-2500:]  # lighttpd's own parser message
     codes = loop.results()

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from conftest import NO_CERTIFICATE_TASKS, host, run_playbook
+from conftest import host, run_playbook
 
 EDGE, CLIENT = "edge1", "client1"
 pytestmark = pytest.mark.units((EDGE, "lighttpd@edge"), (EDGE, "lighttpd@static"), (EDGE, "lighttpd@extra1"))
@@ -32,8 +32,8 @@ def served_fingerprint():
         " | openssl x509 -noout -fingerprint -sha256")
 
 
-def converge(*args, **extra_vars):
-    code, output = run_playbook("converge.yml", *args, extra_vars=extra_vars)
+def converge(**extra_vars):
+    code, output = run_playbook("converge.yml", extra_vars=extra_vars)
     return code, output
 
 
@@ -44,13 +44,13 @@ SUPPLIED = {"lighttpd_tls_chain_ca_file": ""}
 
 def test_an_extra_instance_is_added_without_touching_the_others_then_removed():
     before = {name: main_pid(name) for name in ("edge", "static")}
-    code, output = converge(*NO_CERTIFICATE_TASKS, lighttpd_extra_instances=[EXTRA])
+    code, output = converge(lighttpd_extra_instances=[EXTRA])
     assert code == 0, output[-3000:]
     assert status(EDGE, "http://127.0.0.1:8181/index.html") == "200"
     assert host(EDGE).check_output("systemctl is-active lighttpd@extra1.socket") == "active"
     assert {name: main_pid(name) for name in ("edge", "static")} == before
 
-    code, output = converge(*NO_CERTIFICATE_TASKS, lighttpd_extra_instances=[], lighttpd_static_enabled=False)
+    code, output = converge(lighttpd_extra_instances=[], lighttpd_static_enabled=False)
     assert code == 0, output[-3000:]
     for unit in ("lighttpd@extra1.service", "lighttpd@extra1.socket", "lighttpd@static.service", "lighttpd@static.socket"):
         assert host(EDGE).run("systemctl is-active %s", unit).stdout.strip() == "inactive", unit
@@ -64,7 +64,7 @@ def test_an_extra_instance_is_added_without_touching_the_others_then_removed():
     # Back to the scenario's instances, with a change to the static instance's configuration
     # only: the static instance comes back with it, and the edge keeps its process.
     edge = main_pid("edge")
-    code, output = converge(*NO_CERTIFICATE_TASKS, lighttpd_extra_config={"static": "# changed by test_70"})
+    code, output = converge(lighttpd_extra_config={"static": "# changed by test_70"})
     assert code == 0, output[-3000:]
     assert "# changed by test_70" in host(EDGE).file("/etc/lighttpd/instances/static/lighttpd.conf").content_string
     assert main_pid("edge") == edge

@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from conftest import NO_CERTIFICATE_TASKS, host, run_playbook
+from conftest import host, run_playbook
 
 EDGE, CLIENT, PROXY = "edge1", "client1", "proxy1"
 URL = "https://edge1/v1/models/half_plus_two:predict"
@@ -61,7 +61,7 @@ def test_ca():
 
 
 def converge(extra_vars):
-    code, output = run_playbook("converge.yml", *NO_CERTIFICATE_TASKS, extra_vars=extra_vars)
+    code, output = run_playbook("converge.yml", extra_vars=extra_vars)
     assert code == 0, output[-3000:]
 
 
