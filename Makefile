@@ -26,7 +26,7 @@ export PATH := $(BIN):$(PATH)
 export PY_COLORS := 0
 export ANSIBLE_FORCE_COLOR := 0
 
-.PHONY: help venv dev scanner podman images standin lint unit molecule test test-all demo demo-destroy build clean
+.PHONY: help venv dev scanner promtool podman images standin lint unit molecule test test-all demo demo-destroy build clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -46,6 +46,16 @@ $(CACHE)/sslyze/bin/sslyze: tests/scanner/requirements.txt
 
 scanner: $(CACHE)/sslyze/bin/sslyze ## the TLS scanner the default scenario runs (sslyze, pinned, in .cache/sslyze)
 
+# promtool for the rules' unit tests: Debian's prometheus package, unpacked (not installed: no
+# service starts on this machine).
+PROMTOOL := $(CACHE)/prometheus/usr/bin/promtool
+$(PROMTOOL):
+	mkdir -p $(CACHE)/prometheus
+	cd $(CACHE)/prometheus && { apt-get download prometheus || { apt-get update && apt-get download prometheus; }; } \
+	  && dpkg-deb -x prometheus_*.deb . && rm -f prometheus_*.deb
+
+promtool: $(PROMTOOL) ## promtool from Debian's prometheus package, in .cache/prometheus
+
 dev: venv ## make the collection importable from this clone (ANSIBLE_COLLECTIONS_PATH=.cache/collections)
 	mkdir -p $(dir $(COLL_DIR))
 	ln -sfn $(CURDIR) $(COLL_DIR)
@@ -64,10 +74,10 @@ lint: dev ## ansible-lint (production profile), yamllint, ansible-test sanity
 	ansible-lint --profile production
 	tests/sanity/run.sh
 
-unit: dev ## unit tests for the filters and the edge's Lua script (installs lua5.4 when missing)
+unit: dev promtool ## unit tests: filters, the edge's Lua script and exporter, the Prometheus rules (promtool)
 	@command -v lua5.4 >/dev/null || { apt-get install -y --no-install-recommends lua5.4 \
 	  || { apt-get update && apt-get install -y --no-install-recommends lua5.4; }; }
-	python -m pytest -q tests/unit
+	PROMTOOL=$(PROMTOOL) python -m pytest -q tests/unit
 
 molecule: dev scanner images standin ## every scenario (SCENARIOS), or one: make molecule SCENARIO=NAME
 	@if [ "$(origin SCENARIO)" = "command line" ]; then \

@@ -31,6 +31,7 @@ _WORLD_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/shm", "/var/crash")
 _SECRET_WORDS = ("key_content", "cert_content", "password", "secret", "token", "passphrase", "hmac")
 _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?([.][A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+\Z")
 _CALENDAR = re.compile(r"^[A-Za-z0-9*/:.,~ -]{1,100}\Z")
+_DURATION = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+\Z")
 
 
 def _int_in(value, low, high):
@@ -154,6 +155,13 @@ RULES = {
                            "a base64url key (16-200 characters), or empty"),
     "calendar": (lambda v: isinstance(v, str) and bool(_CALENDAR.match(v)),
                  "a systemd OnCalendar expression (letters, digits, * / : . , ~ - and spaces)"),
+    "ratio": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < 1,
+              "a ratio between 0 and 1, both excluded (0.05: 5 %)"),
+    "positive_seconds": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= 86400,
+                         "seconds above 0 (fractions allowed), up to 86400"),
+    "duration": (lambda v: isinstance(v, str) and bool(_DURATION.match(v))
+                 and any(int(n) > 0 for n in re.findall(r"[0-9]+", v)),
+                 "a Prometheus duration such as 30s, 5m, 1h30m (not 0)"),
     "bind": (_bind, "IPV4:PORT or [IPV6]:PORT"),
     "loopback_bind": (lambda v: _bind(v) and (v.startswith("127.") or v.startswith("[::1]")),
                       "a loopback address with a port (127.x.x.x:PORT or [::1]:PORT)"),
@@ -187,6 +195,9 @@ RULES = {
     "trusted_proxies": (lambda v: isinstance(v, list) and all(isinstance(s, str) and _network(s)
                                                               and ipaddress.ip_network(s, strict=False).prefixlen > 0 for s in v),
                         "a list of IP addresses or networks of your load balancers (10.0.0.0/8, fd00::/8), not 0.0.0.0/0 or ::/0"),
+    "scrapers": (lambda v: isinstance(v, list) and all(isinstance(s, str) and _network(s)
+                                                       and ipaddress.ip_network(s, strict=False).prefixlen > 0 for s in v),
+                 "a list of IP addresses or networks of your monitoring hosts (10.0.0.0/8, fd00::/8), not 0.0.0.0/0 or ::/0"),
     "pem_or_empty": (_pem, "PEM text (-----BEGIN ...), or empty"),
     "limits": (_limits, "a dict of max_fds, max_connections, max_keep_alive_requests, max_keep_alive_idle, "
                "max_read_idle, max_write_idle, limit_nofile (whole numbers)"),

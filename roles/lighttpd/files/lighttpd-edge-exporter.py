@@ -1,0 +1,376 @@
+#!/usr/bin/python3
+# -*- coding: utf-8 -*-
+# Installed by the lighttpd role of lighttpd_tensorflow.serving (docs/monitoring.md).
+"""Prometheus metrics of the lighttpd edge, on an allow-listed listener.
+
+Counts what the edge did from its own logs, so that the counters survive lighttpd's graceful
+reloads (a reload re-executes lighttpd, which resets its in-memory statistics):
+  * the access log: requests by route, status code and origin (the edge answered itself, or the
+    backend did), latency per route, refusals by reason (the inference script's LTS_REFUSAL);
+  * the error log: backend connect failures and timeouts, per backend;
+and reads, at each scrape, what only lighttpd knows now: mod_status (instance up, connections,
+requests in flight per backend; these reset on reload) and the certificate metrics file written
+by lighttpd-edge-cert. Counters start at zero when the exporter starts (at the end of the logs).
+
+Standard library only; stdlib http.server with one thread per scrape.
+"""
+
+import argparse
+import ipaddress
+import os
+import re
+import socket
+import sys
+import threading
+import time
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+ROUTES = ("inference", "static", "status", "denied", "acme", "other")
+# How long a rotated-away log stays open after its successor appeared (lighttpd reopens its
+# logs on the HUP that logrotate sends right after the rename; lines written in between land
+# in the old file).
+ROTATED_GRACE_SECONDS = 30
+
+# accesslog.format (roles/lighttpd/templates/_common.conf.j2):
+# TIME CLIENT "REQUEST" STATUS BYTES_IN BYTES_OUT DURATION_US route=R ctype=CT refusal=REASON "UA"
+ACCESS_LINE = re.compile(
+    r'^\S+ \S+ "(?:[^"\\]|\\.)*" (?P<status>\d{3}) \S+ \S+ (?P<duration>\d+) '
+    r'route=(?P<route>\S+) ctype=(?P<ctype>.*?) refusal=(?P<refusal>[\w-]+) "')
+# lighttpd's gw_backend.c (1.4.69) messages, with the backend as tcp:HOST:PORT.
+BACKEND = r'tcp:(?P<backend>\[[0-9A-Fa-f:.]+\]:\d+|[^\s:]+:\d+)'
+CONNECT_FAILED = re.compile(r'establishing connection failed: socket: ' + BACKEND)
+TIMEOUT = re.compile(r'(?P<direction>read|write) timeout on socket: ' + BACKEND)
+STATISTICS_LINE = re.compile(r'^gw\.backend\.(?P<backend>.+)\.(?P<proc>\d+)\.(?P<key>load|connected): (?P<value>\d+)$')
+STATUS_CONNECTIONS = re.compile(r'^BusyServers: (\d+)$', re.M)
+LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
+
+
+def classify(route, status, ctype, refusal):
+    """(route label, origin) of one access-log line.
+
+    origin is `edge` when the edge answered itself: the inference script refused the request
+    (it sets LTS_REFUSAL), lighttpd generated a gateway error (its own error page, text/html;
+    TF Serving answers JSON), a denied path, a status page, an ACME token or a redirect;
+    `backend` when TF Serving or the static instance answered."""
+    route = route if route in ROUTES else "other"
+    if route in ("inference", "static"):
+        edge = refusal != "-" or (status >= 500 and ctype.startswith("text/html"))
+        return route, "edge" if edge else "backend"
+    return route, "edge"
+
+
+class Counters(object):
+    """Everything counted from the logs, under one lock."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.requests = {}       # (route, code, origin) -> n
+        self.duration = {}       # route -> [bucket counts..., count, sum]
+        self.refusals = {}       # reason -> n
+        self.connect_failures = {}  # backend -> n
+        self.timeouts = {}       # (backend, direction) -> n
+        self.lines = {"access": 0, "error": 0}
+        self.unparsed = {"access": 0, "error": 0}
+
+    def access(self, line):
+        match = ACCESS_LINE.match(line)
+        self.lines["access"] += 1
+        if not match:
+            self.unparsed["access"] += 1
+            return
+        status = int(match.group("status"))
+        route, origin = classify(match.group("route"), status, match.group("ctype"), match.group("refusal"))
+        key = (route, status, origin)
+        self.requests[key] = self.requests.get(key, 0) + 1
+        seconds = int(match.group("duration")) / 1e6
+        hist = self.duration.setdefault(route, [0] * len(BUCKETS) + [0, 0.0])
+        for i, bound in enumerate(BUCKETS):
+            if seconds <= bound:
+                hist[i] += 1
+        hist[-2] += 1
+        hist[-1] += seconds
+        refusal = match.group("refusal")
+        if refusal != "-":
+            self.refusals[refusal] = self.refusals.get(refusal, 0) + 1
+
+    def know_backends(self, backends):
+        """Series at 0 for every backend lighttpd proxies to: an alert on increase() then sees
+        a backend's first failure (a series that appears at 1 has no increase)."""
+        for backend in backends:
+            self.connect_failures.setdefault(backend, 0)
+            for direction in ("read", "write"):
+                self.timeouts.setdefault((backend, direction), 0)
+
+    def error(self, line):
+        self.lines["error"] += 1
+        match = CONNECT_FAILED.search(line)
+        if match:
+            backend = match.group("backend")
+            self.connect_failures[backend] = self.connect_failures.get(backend, 0) + 1
+            return
+        match = TIMEOUT.search(line)
+        if match:
+            key = (match.group("backend"), match.group("direction"))
+            self.timeouts[key] = self.timeouts.get(key, 0) + 1
+
+
+class LogFollower(object):
+    """Reads the lines appended to a log file, across logrotate's rename-and-create.
+
+    Starts at the end of the file. When the path names a new file, the old one is read to its
+    end for ROTATED_GRACE_SECONDS more (lines lighttpd wrote before it reopened its logs), and
+    the new one from its start. A file cut shorter (copytruncate) is read from its start."""
+
+    def __init__(self, path, handle_line, clock=time.monotonic):
+        self.path = path
+        self.handle_line = handle_line
+        self.clock = clock
+        self.current = None      # [file, inode, partial line]
+        self.rotated = []        # [[file, inode, partial], closes_at]
+        self._open(at_end=True)
+
+    def _open(self, at_end):
+        try:
+            handle = open(self.path, "rb")
+        except OSError:
+            self.current = None
+            return
+        if at_end:
+            handle.seek(0, os.SEEK_END)
+        self.current = [handle, os.fstat(handle.fileno()).st_ino, b""]
+
+    def _drain(self, entry):
+        handle = entry[0]
+        data = handle.read()
+        if not data:
+            return
+        lines = (entry[2] + data).split(b"\n")
+        entry[2] = lines.pop()
+        for raw in lines:
+            self.handle_line(raw.decode("utf-8", "replace"))
+
+    def poll(self):
+        now = self.clock()
+        for item in list(self.rotated):
+            self._drain(item[0])
+            if now >= item[1]:
+                item[0][0].close()
+                self.rotated.remove(item)
+        if self.current is None:
+            self._open(at_end=False)
+            if self.current is None:
+                return
+        try:
+            stat = os.stat(self.path)
+        except OSError:
+            stat = None
+        entry = self.current
+        if stat is not None and stat.st_ino != entry[1]:
+            self._drain(entry)
+            self.rotated.append([entry, now + ROTATED_GRACE_SECONDS])
+            self._open(at_end=False)
+            if self.current is None:
+                return
+            entry = self.current
+        elif stat is not None and stat.st_size < entry[0].tell():
+            entry[0].seek(0)
+            entry[2] = b""
+        self._drain(entry)
+
+
+def label(value):
+    return str(value).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def fmt(value):
+    return repr(float(value)) if isinstance(value, float) else str(value)
+
+
+def render_counters(counters):
+    out = []
+    with counters.lock:
+        out.append("# HELP lighttpd_edge_requests_total Requests the edge answered, by route, status and origin (edge: answered by the edge itself; backend: by TF Serving or the static instance).")
+        out.append("# TYPE lighttpd_edge_requests_total counter")
+        for (route, code, origin), n in sorted(counters.requests.items()):
+            out.append('lighttpd_edge_requests_total{route="%s",code="%d",class="%dxx",origin="%s"} %d'
+                       % (route, code, code // 100, origin, n))
+        out.append("# HELP lighttpd_edge_request_duration_seconds Time from the request's start to the end of its response, per route.")
+        out.append("# TYPE lighttpd_edge_request_duration_seconds histogram")
+        for route, hist in sorted(counters.duration.items()):
+            for i, bound in enumerate(BUCKETS):
+                out.append('lighttpd_edge_request_duration_seconds_bucket{route="%s",le="%s"} %d' % (route, bound, hist[i]))
+            out.append('lighttpd_edge_request_duration_seconds_bucket{route="%s",le="+Inf"} %d' % (route, hist[-2]))
+            out.append('lighttpd_edge_request_duration_seconds_count{route="%s"} %d' % (route, hist[-2]))
+            out.append('lighttpd_edge_request_duration_seconds_sum{route="%s"} %s' % (route, fmt(hist[-1])))
+        out.append("# HELP lighttpd_edge_refusals_total Inference requests the edge refused itself, by reason (rate, in_flight, credentials, failed_credentials_budget, client_certificate).")
+        out.append("# TYPE lighttpd_edge_refusals_total counter")
+        for reason, n in sorted(counters.refusals.items()):
+            out.append('lighttpd_edge_refusals_total{reason="%s"} %d' % (label(reason), n))
+        out.append("# HELP lighttpd_edge_backend_connect_failures_total Connections to a backend that failed (refused, unreachable, connect timeout); the edge then disables it for a while.")
+        out.append("# TYPE lighttpd_edge_backend_connect_failures_total counter")
+        for backend, n in sorted(counters.connect_failures.items()):
+            out.append('lighttpd_edge_backend_connect_failures_total{backend="%s"} %d' % (label(backend), n))
+        out.append("# HELP lighttpd_edge_backend_timeouts_total Requests a backend did not read or answer in time (proxy read/write timeout).")
+        out.append("# TYPE lighttpd_edge_backend_timeouts_total counter")
+        for (backend, direction), n in sorted(counters.timeouts.items()):
+            out.append('lighttpd_edge_backend_timeouts_total{backend="%s",direction="%s"} %d' % (label(backend), direction, n))
+        out.append("# HELP lighttpd_edge_exporter_log_lines_total Log lines read, and those not in the expected format.")
+        out.append("# TYPE lighttpd_edge_exporter_log_lines_total counter")
+        for log in ("access", "error"):
+            out.append('lighttpd_edge_exporter_log_lines_total{log="%s",result="parsed"} %d'
+                       % (log, counters.lines[log] - counters.unparsed[log]))
+            out.append('lighttpd_edge_exporter_log_lines_total{log="%s",result="unparsed"} %d' % (log, counters.unparsed[log]))
+    return out
+
+
+def render_status(status_url, timeout=2.0):
+    """Instance up, busy connections and requests in flight per backend, from mod_status;
+    and the backends lighttpd knows (its statistics name them HOST:PORT)."""
+    out = ["# HELP lighttpd_edge_up 1 when the edge's lighttpd answered its status page at this scrape.",
+           "# TYPE lighttpd_edge_up gauge"]
+    try:
+        with urllib.request.urlopen(status_url + "/server-status?auto", timeout=timeout) as resp:
+            status = resp.read().decode("ascii", "replace")
+        with urllib.request.urlopen(status_url + "/server-statistics", timeout=timeout) as resp:
+            statistics = resp.read().decode("ascii", "replace")
+    except (OSError, ValueError):
+        out.append("lighttpd_edge_up 0")
+        return out, []
+    out.append("lighttpd_edge_up 1")
+    match = STATUS_CONNECTIONS.search(status)
+    if match:
+        out.append("# HELP lighttpd_edge_connections Client connections open now (mod_status BusyServers).")
+        out.append("# TYPE lighttpd_edge_connections gauge")
+        out.append("lighttpd_edge_connections %s" % match.group(1))
+    load, connected = {}, {}
+    for line in statistics.splitlines():
+        match = STATISTICS_LINE.match(line.strip())
+        if match:
+            table = load if match.group("key") == "load" else connected
+            backend = match.group("backend")
+            table[backend] = table.get(backend, 0) + int(match.group("value"))
+    out.append("# HELP lighttpd_edge_backend_requests_in_flight Requests the edge has open to each backend now.")
+    out.append("# TYPE lighttpd_edge_backend_requests_in_flight gauge")
+    for backend, n in sorted(load.items()):
+        out.append('lighttpd_edge_backend_requests_in_flight{backend="%s"} %d' % (label(backend), n))
+    out.append("# HELP lighttpd_edge_backend_connections_total Connections the edge opened to each backend (lighttpd's statistics: reset by a reload).")
+    out.append("# TYPE lighttpd_edge_backend_connections_total counter")
+    for backend, n in sorted(connected.items()):
+        out.append('lighttpd_edge_backend_connections_total{backend="%s"} %d' % (label(backend), n))
+    return out, sorted(set(load) | set(connected))
+
+
+def render_textfile(path):
+    """The certificate metrics lighttpd-edge-cert writes (Prometheus text already)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return [line.rstrip("\n") for line in handle if line.strip()]
+    except OSError:
+        return []
+
+
+class Exporter(object):
+    def __init__(self, args):
+        self.args = args
+        self.counters = Counters()
+        self.allowed = list(LOOPBACK) + [ipaddress.ip_network(n, strict=False) for n in args.allow]
+        self.followers = [LogFollower(args.access_log, self.counters.access),
+                          LogFollower(args.error_log, self.counters.error)]
+        self.poll_lock = threading.Lock()
+        self.started = time.time()
+
+    def allows(self, address):
+        try:
+            peer = ipaddress.ip_address(address.split("%")[0])
+        except ValueError:
+            return False
+        if getattr(peer, "ipv4_mapped", None):
+            peer = peer.ipv4_mapped
+        return any(peer.version == net.version and peer in net for net in self.allowed)
+
+    def poll(self):
+        with self.poll_lock:
+            for follower in self.followers:
+                with self.counters.lock:
+                    follower.poll()
+
+    def render(self):
+        self.poll()
+        lines, backends = render_status(self.args.status_url)
+        with self.counters.lock:
+            self.counters.know_backends(backends)
+        lines += render_counters(self.counters)
+        lines += render_textfile(self.args.textfile) if self.args.textfile else []
+        lines.append("# HELP lighttpd_edge_exporter_start_time_seconds When the exporter started (its counters start at zero then).")
+        lines.append("# TYPE lighttpd_edge_exporter_start_time_seconds gauge")
+        lines.append("lighttpd_edge_exporter_start_time_seconds %s" % fmt(self.started))
+        return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def make_handler(exporter):
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "lighttpd-edge-exporter"
+        sys_version = ""
+
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            if self.path.split("?")[0] != "/metrics":
+                self.send_error(404)
+                return
+            body = exporter.render()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format, *args):  # pylint: disable=redefined-builtin
+            return
+
+    return Handler
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    exporter = None
+
+    def verify_request(self, request, client_address):
+        # Outside the allow-list: the connection is closed before anything is read or sent.
+        return self.exporter.allows(client_address[0])
+
+
+def parse_listen(listen):
+    host, _sep, port = listen.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--listen", required=True, help="ADDRESS:PORT ([IPv6]:PORT)")
+    parser.add_argument("--allow", action="append", default=[], help="network allowed to scrape (loopback always is)")
+    parser.add_argument("--access-log", required=True)
+    parser.add_argument("--error-log", required=True)
+    parser.add_argument("--status-url", required=True, help="http://ADDRESS:PORT of the edge's mod_status listener")
+    parser.add_argument("--textfile", default="", help="Prometheus text file appended to every scrape")
+    parser.add_argument("--poll-seconds", type=float, default=1.0)
+    args = parser.parse_args(argv)
+    exporter = Exporter(args)
+    host, port = parse_listen(args.listen)
+    Server.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    Server.exporter = exporter
+    server = Server((host, port), make_handler(exporter))
+
+    def follow():
+        while True:
+            exporter.poll()
+            time.sleep(args.poll_seconds)
+
+    threading.Thread(target=follow, daemon=True).start()
+    sys.stdout.write("lighttpd-edge-exporter: serving %s, allowed: loopback %s\n" % (args.listen, " ".join(args.allow)))
+    sys.stdout.flush()
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+# -*- coding: utf-8 -*-
+"""The edge's metrics exporter (roles/lighttpd/files/lighttpd-edge-exporter.py): log parsing,
+rotation, allow-list. The scenarios check it against a real lighttpd."""
+import argparse
+import importlib.util
+import os
+
+import pytest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+SPEC = importlib.util.spec_from_file_location(
+    "edge_exporter", os.path.join(ROOT, "roles", "lighttpd", "files", "lighttpd-edge-exporter.py"))
+exporter = importlib.util.module_from_spec(SPEC)
+SPEC.loader.exec_module(exporter)
+
+# Lines in the format of roles/lighttpd/templates/_common.conf.j2, as lighttpd 1.4.69 writes them.
+PROXIED = ('2026-11-28T01:02:03+0000 10.89.0.7 "POST /v1/models/half_plus_two:predict HTTP/2.0" 200 '
+           '321 178 2400 route=inference ctype=application/json refusal=- "curl/8.14.1"')
+GATEWAY = ('2026-11-28T01:02:03+0000 10.89.0.7 "POST /v1/models/half_plus_two:predict HTTP/1.1" 503 '
+           '99 341 900 route=inference ctype=text/html refusal=- "python \\"quoted\\" agent"')
+BACKEND_503 = ('2026-11-28T01:02:03+0000 10.89.0.7 "GET /v1/models/m HTTP/1.1" 503 '
+               '99 341 900 route=inference ctype=application/json; charset=utf-8 refusal=- "x"')
+LIMITED = ('2026-11-28T01:02:03+0000 10.89.0.7 "POST /v1/models/half_plus_two:predict HTTP/1.1" 429 '
+           '99 60 120 route=inference ctype=application/json refusal=rate "x"')
+REDIRECT = '2026-11-28T01:02:03+0000 10.89.0.7 "GET / HTTP/1.1" 308 70 0 80 route=- ctype=- refusal=- "-"'
+
+
+def test_origin_edge_or_backend():
+    assert exporter.classify("inference", 200, "application/json", "-") == ("inference", "backend")
+    assert exporter.classify("inference", 503, "text/html", "-") == ("inference", "edge")
+    assert exporter.classify("inference", 503, "application/json", "-") == ("inference", "backend")
+    assert exporter.classify("inference", 429, "application/json", "rate") == ("inference", "edge")
+    assert exporter.classify("static", 404, "text/html", "-") == ("static", "backend")
+    assert exporter.classify("denied", 403, "text/html", "-") == ("denied", "edge")
+    assert exporter.classify("-", 308, "-", "-") == ("other", "edge")
+    assert exporter.classify("made-up", 200, "-", "-") == ("other", "edge")
+
+
+def test_access_lines_counted_by_route_code_origin_and_latency():
+    counters = exporter.Counters()
+    for line in (PROXIED, PROXIED, GATEWAY, BACKEND_503, LIMITED, REDIRECT, "garbage"):
+        counters.access(line)
+    assert counters.requests == {("inference", 200, "backend"): 2, ("inference", 503, "edge"): 1,
+                                 ("inference", 503, "backend"): 1, ("inference", 429, "edge"): 1,
+                                 ("other", 308, "edge"): 1}
+    assert counters.refusals == {"rate": 1}
+    assert counters.lines["access"] == 7 and counters.unparsed["access"] == 1
+    hist = counters.duration["inference"]
+    # 2.4 ms twice, 0.9 ms twice, 0.12 ms: all within the first bucket (5 ms).
+    assert hist[0] == 5 and hist[-2] == 5
+    assert hist[-1] == pytest.approx(0.0024 * 2 + 0.0009 * 2 + 0.00012)
+    text = "\n".join(exporter.render_counters(counters))
+    assert 'lighttpd_edge_requests_total{route="inference",code="503",class="5xx",origin="edge"} 1' in text
+    assert 'lighttpd_edge_request_duration_seconds_bucket{route="inference",le="+Inf"} 5' in text
+    assert 'lighttpd_edge_refusals_total{reason="rate"} 1' in text
+
+
+def test_error_log_backend_failures_and_timeouts():
+    counters = exporter.Counters()
+    counters.error("2026-11-28 01:02:03: (gw_backend.c.275) establishing connection failed: "
+                   "socket: tcp:10.89.0.5:8501: Connection refused")
+    counters.error("2026-11-28 01:02:03: (gw_backend.c.275) establishing connection failed: "
+                   "socket: tcp:[fd00::5]:8501: Connection timed out")
+    counters.error("2026-11-28 01:02:04: (gw_backend.c.2709) read timeout on socket: tcp:10.89.0.5:8501 (fd: 12)")
+    counters.error("2026-11-28 01:02:05: (server.c.1234) something else")
+    assert counters.connect_failures == {"10.89.0.5:8501": 1, "[fd00::5]:8501": 1}
+    assert counters.timeouts == {("10.89.0.5:8501", "read"): 1}
+
+
+def test_follower_starts_at_the_end_and_survives_rotation(tmp_path):
+    log = tmp_path / "access.log"
+    log.write_text("old line before start\n")
+    seen = []
+    now = [0.0]
+    follower = exporter.LogFollower(str(log), seen.append, clock=lambda: now[0])
+    follower.poll()
+    assert seen == []
+    with open(log, "a") as handle:
+        handle.write("one\ntw")
+    follower.poll()
+    assert seen == ["one"]
+    with open(log, "a") as handle:
+        handle.write("o\n")
+    # logrotate renames and creates; lighttpd writes to the old file until its HUP.
+    os.rename(log, tmp_path / "access.log.1")
+    with open(tmp_path / "access.log.1", "a") as handle:
+        handle.write("three\n")
+    log.write_text("four\n")
+    follower.poll()
+    assert seen == ["one", "two", "three", "four"]
+    with open(tmp_path / "access.log.1", "a") as handle:
+        handle.write("late\n")
+    now[0] += exporter.ROTATED_GRACE_SECONDS + 1
+    follower.poll()
+    assert seen[-1] == "late" and follower.rotated == []
+    # copytruncate: the same file, shorter than what was read.
+    log.write_text("5\n")
+    follower.poll()
+    assert seen[-1] == "5"
+
+
+def test_follower_waits_for_a_missing_log(tmp_path):
+    seen = []
+    follower = exporter.LogFollower(str(tmp_path / "error.log"), seen.append)
+    follower.poll()
+    (tmp_path / "error.log").write_text("first\n")
+    follower.poll()
+    assert seen == ["first"]
+
+
+def test_allow_list(tmp_path):
+    args = argparse.Namespace(allow=["10.89.0.0/24", "fd00::/64"], access_log=str(tmp_path / "a"),
+                              error_log=str(tmp_path / "e"), status_url="http://127.0.0.1:1", textfile="")
+    edge = exporter.Exporter(args)
+    assert edge.allows("127.0.0.1") and edge.allows("::1")
+    assert edge.allows("10.89.0.200") and edge.allows("::ffff:10.89.0.9") and edge.allows("fd00::1")
+    assert not edge.allows("10.89.1.1") and not edge.allows("fd01::1") and not edge.allows("not-an-ip")
+    # lighttpd down: the scrape still answers, saying so.
+    assert b"lighttpd_edge_up 0" in edge.render()
