@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 # -*- coding: utf-8 -*-
 # Installed by the lighttpd role of lighttpd_tensorflow.serving (docs/monitoring.md).
 """Prometheus metrics of the lighttpd edge, on an allow-listed listener.
@@ -191,7 +190,8 @@ def fmt(value):
 def render_counters(counters):
     out = []
     with counters.lock:
-        out.append("# HELP lighttpd_edge_requests_total Requests the edge answered, by route, status and origin (edge: answered by the edge itself; backend: by TF Serving or the static instance).")
+        out.append("# HELP lighttpd_edge_requests_total Requests the edge answered, by route, status and origin"
+                   " (edge: answered by the edge itself; backend: by TF Serving or the static instance).")
         out.append("# TYPE lighttpd_edge_requests_total counter")
         for (route, code, origin), n in sorted(counters.requests.items()):
             out.append('lighttpd_edge_requests_total{route="%s",code="%d",class="%dxx",origin="%s"} %d'
@@ -204,11 +204,13 @@ def render_counters(counters):
             out.append('lighttpd_edge_request_duration_seconds_bucket{route="%s",le="+Inf"} %d' % (route, hist[-2]))
             out.append('lighttpd_edge_request_duration_seconds_count{route="%s"} %d' % (route, hist[-2]))
             out.append('lighttpd_edge_request_duration_seconds_sum{route="%s"} %s' % (route, fmt(hist[-1])))
-        out.append("# HELP lighttpd_edge_refusals_total Inference requests the edge refused itself, by reason (rate, in_flight, credentials, failed_credentials_budget, client_certificate).")
+        out.append("# HELP lighttpd_edge_refusals_total Inference requests the edge refused itself, by reason"
+                   " (rate, in_flight, credentials, failed_credentials_budget, client_certificate).")
         out.append("# TYPE lighttpd_edge_refusals_total counter")
         for reason, n in sorted(counters.refusals.items()):
             out.append('lighttpd_edge_refusals_total{reason="%s"} %d' % (label(reason), n))
-        out.append("# HELP lighttpd_edge_backend_connect_failures_total Connections to a backend that failed (refused, unreachable, connect timeout); the edge then disables it for a while.")
+        out.append("# HELP lighttpd_edge_backend_connect_failures_total Connections to a backend that failed"
+                   " (refused, unreachable, connect timeout); the edge then leaves it out for a while.")
         out.append("# TYPE lighttpd_edge_backend_connect_failures_total counter")
         for backend, n in sorted(counters.connect_failures.items()):
             out.append('lighttpd_edge_backend_connect_failures_total{backend="%s"} %d' % (label(backend), n))

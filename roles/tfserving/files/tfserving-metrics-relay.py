@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 # -*- coding: utf-8 -*-
 # Installed by the tfserving role of lighttpd_tensorflow.serving (docs/monitoring.md).
 """TF Serving's Prometheus metrics for the monitoring hosts, without opening its REST port.
