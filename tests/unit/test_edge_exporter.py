@@ -62,9 +62,17 @@ def test_error_log_backend_failures_and_timeouts():
     counters.error("2026-11-28 01:02:03: (gw_backend.c.275) establishing connection failed: "
                    "socket: tcp:[fd00::5]:8501: Connection timed out")
     counters.error("2026-11-28 01:02:04: (gw_backend.c.2709) read timeout on socket: tcp:10.89.0.5:8501 (fd: 12)")
+    counters.error("2026-11-28 01:35:38: (gw_backend.c.2389) response not received, request sent: 376 on socket: "
+                   "tcp:10.89.0.23:8501 for /v1/models/half_plus_two:predict?, closing connection")
     counters.error("2026-11-28 01:02:05: (server.c.1234) something else")
     assert counters.connect_failures == {"10.89.0.5:8501": 1, "[fd00::5]:8501": 1}
     assert counters.timeouts == {("10.89.0.5:8501", "read"): 1}
+    assert counters.no_response == {"10.89.0.23:8501": 1}
+    counters.know_backends(["10.89.0.23:8501", "10.89.0.24:8501"])
+    text = "\n".join(exporter.render_counters(counters))
+    assert 'lighttpd_edge_backend_connect_failures_total{backend="10.89.0.24:8501"} 0' in text
+    assert 'lighttpd_edge_backend_response_failures_total{backend="10.89.0.23:8501"} 1' in text
+    assert 'lighttpd_edge_backend_timeouts_total{backend="10.89.0.24:8501",direction="write"} 0' in text
 
 
 def test_follower_starts_at_the_end_and_survives_rotation(tmp_path):

@@ -41,6 +41,7 @@ ACCESS_LINE = re.compile(
 BACKEND = r'tcp:(?P<backend>\[[0-9A-Fa-f:.]+\]:\d+|[^\s:]+:\d+)'
 CONNECT_FAILED = re.compile(r'establishing connection failed: socket: ' + BACKEND)
 TIMEOUT = re.compile(r'(?P<direction>read|write) timeout on socket: ' + BACKEND)
+NO_RESPONSE = re.compile(r'response not received, request sent: \d+ on socket: ' + BACKEND)
 STATISTICS_LINE = re.compile(r'^gw\.backend\.(?P<backend>.+)\.(?P<proc>\d+)\.(?P<key>load|connected): (?P<value>\d+)$')
 STATUS_CONNECTIONS = re.compile(r'^BusyServers: (\d+)$', re.M)
 LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
@@ -70,6 +71,7 @@ class Counters(object):
         self.refusals = {}       # reason -> n
         self.connect_failures = {}  # backend -> n
         self.timeouts = {}       # (backend, direction) -> n
+        self.no_response = {}    # backend -> n
         self.lines = {"access": 0, "error": 0}
         self.unparsed = {"access": 0, "error": 0}
 
@@ -99,6 +101,7 @@ class Counters(object):
         a backend's first failure (a series that appears at 1 has no increase)."""
         for backend in backends:
             self.connect_failures.setdefault(backend, 0)
+            self.no_response.setdefault(backend, 0)
             for direction in ("read", "write"):
                 self.timeouts.setdefault((backend, direction), 0)
 
@@ -113,6 +116,11 @@ class Counters(object):
         if match:
             key = (match.group("backend"), match.group("direction"))
             self.timeouts[key] = self.timeouts.get(key, 0) + 1
+            return
+        match = NO_RESPONSE.search(line)
+        if match:
+            backend = match.group("backend")
+            self.no_response[backend] = self.no_response.get(backend, 0) + 1
 
 
 class LogFollower(object):
@@ -218,6 +226,11 @@ def render_counters(counters):
         out.append("# TYPE lighttpd_edge_backend_timeouts_total counter")
         for (backend, direction), n in sorted(counters.timeouts.items()):
             out.append('lighttpd_edge_backend_timeouts_total{backend="%s",direction="%s"} %d' % (label(backend), direction, n))
+        out.append("# HELP lighttpd_edge_backend_response_failures_total Requests sent to a backend that closed or reset"
+                   " the connection without an answer (the edge answers 500).")
+        out.append("# TYPE lighttpd_edge_backend_response_failures_total counter")
+        for backend, n in sorted(counters.no_response.items()):
+            out.append('lighttpd_edge_backend_response_failures_total{backend="%s"} %d' % (label(backend), n))
         out.append("# HELP lighttpd_edge_exporter_log_lines_total Log lines read, and those not in the expected format.")
         out.append("# TYPE lighttpd_edge_exporter_log_lines_total counter")
         for log in ("access", "error"):
