@@ -23,6 +23,10 @@ BACKEND_503 = ('2026-11-28T01:02:03+0000 10.89.0.7 "GET /v1/models/m HTTP/1.1" 5
 LIMITED = ('2026-11-28T01:02:03+0000 10.89.0.7 "POST /v1/models/half_plus_two:predict HTTP/1.1" 429 '
            '99 60 120 route=inference ctype=application/json refusal=rate "x"')
 REDIRECT = '2026-11-28T01:02:03+0000 10.89.0.7 "GET / HTTP/1.1" 308 70 0 80 route=- ctype=- refusal=- "-"'
+PREFACE = '2026-11-28T01:02:03+0000 10.89.0.7 "PRI * HTTP/2.0" 100 24 0 10 route=- ctype=- refusal=- "-"'
+# A refusal from an older script that did not name its route: still an inference refusal.
+REFUSED_NO_ROUTE = ('2026-11-28T01:46:26+0000 10.89.0.58 "POST /v1/models/half_plus_two:predict HTTP/2.0" 429 '
+                    '201 154 84 route=- ctype=application/json refusal=rate "curl/8.14.1"')
 
 
 def test_origin_edge_or_backend():
@@ -34,25 +38,26 @@ def test_origin_edge_or_backend():
     assert exporter.classify("denied", 403, "text/html", "-") == ("denied", "edge")
     assert exporter.classify("-", 308, "-", "-") == ("other", "edge")
     assert exporter.classify("made-up", 200, "-", "-") == ("other", "edge")
+    assert exporter.classify("-", 429, "application/json", "rate") == ("inference", "edge")
 
 
 def test_access_lines_counted_by_route_code_origin_and_latency():
     counters = exporter.Counters()
-    for line in (PROXIED, PROXIED, GATEWAY, BACKEND_503, LIMITED, REDIRECT, "garbage"):
+    for line in (PROXIED, PROXIED, GATEWAY, BACKEND_503, LIMITED, REDIRECT, PREFACE, REFUSED_NO_ROUTE, "garbage"):
         counters.access(line)
     assert counters.requests == {("inference", 200, "backend"): 2, ("inference", 503, "edge"): 1,
-                                 ("inference", 503, "backend"): 1, ("inference", 429, "edge"): 1,
+                                 ("inference", 503, "backend"): 1, ("inference", 429, "edge"): 2,
                                  ("other", 308, "edge"): 1}
-    assert counters.refusals == {"rate": 1}
-    assert counters.lines["access"] == 7 and counters.unparsed["access"] == 1
+    assert counters.refusals == {"rate": 2}
+    assert counters.lines["access"] == 9 and counters.unparsed["access"] == 1
     hist = counters.duration["inference"]
-    # 2.4 ms twice, 0.9 ms twice, 0.12 ms: all within the first bucket (5 ms).
-    assert hist[0] == 5 and hist[-2] == 5
-    assert hist[-1] == pytest.approx(0.0024 * 2 + 0.0009 * 2 + 0.00012)
+    # 2.4 ms twice, 0.9 ms twice, 0.12 ms, 0.084 ms: all within the first bucket (5 ms).
+    assert hist[0] == 6 and hist[-2] == 6
+    assert hist[-1] == pytest.approx(0.0024 * 2 + 0.0009 * 2 + 0.00012 + 0.000084)
     text = "\n".join(exporter.render_counters(counters))
     assert 'lighttpd_edge_requests_total{route="inference",code="503",class="5xx",origin="edge"} 1' in text
-    assert 'lighttpd_edge_request_duration_seconds_bucket{route="inference",le="+Inf"} 5' in text
-    assert 'lighttpd_edge_refusals_total{reason="rate"} 1' in text
+    assert 'lighttpd_edge_request_duration_seconds_bucket{route="inference",le="+Inf"} 6' in text
+    assert 'lighttpd_edge_refusals_total{reason="rate"} 2' in text
 
 
 def test_error_log_backend_failures_and_timeouts():

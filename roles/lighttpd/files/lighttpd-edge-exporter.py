@@ -35,7 +35,7 @@ ROTATED_GRACE_SECONDS = 30
 # accesslog.format (roles/lighttpd/templates/_common.conf.j2):
 # TIME CLIENT "REQUEST" STATUS BYTES_IN BYTES_OUT DURATION_US route=R ctype=CT refusal=REASON "UA"
 ACCESS_LINE = re.compile(
-    r'^\S+ \S+ "(?:[^"\\]|\\.)*" (?P<status>\d{3}) \S+ \S+ (?P<duration>\d+) '
+    r'^\S+ \S+ "(?P<request>(?:[^"\\]|\\.)*)" (?P<status>\d{3}) \S+ \S+ (?P<duration>\d+) '
     r'route=(?P<route>\S+) ctype=(?P<ctype>.*?) refusal=(?P<refusal>[\w-]+) "')
 # lighttpd's gw_backend.c (1.4.69) messages, with the backend as tcp:HOST:PORT.
 BACKEND = r'tcp:(?P<backend>\[[0-9A-Fa-f:.]+\]:\d+|[^\s:]+:\d+)'
@@ -55,6 +55,8 @@ def classify(route, status, ctype, refusal):
     TF Serving answers JSON), a denied path, a status page, an ACME token or a redirect;
     `backend` when TF Serving or the static instance answered."""
     route = route if route in ROUTES else "other"
+    if refusal != "-":
+        return "inference", "edge"  # only the inference script refuses
     if route in ("inference", "static"):
         edge = refusal != "-" or (status >= 500 and ctype.startswith("text/html"))
         return route, "edge" if edge else "backend"
@@ -81,6 +83,8 @@ class Counters(object):
         if not match:
             self.unparsed["access"] += 1
             return
+        if match.group("request") == "PRI * HTTP/2.0":
+            return  # lighttpd logs each HTTP/2 connection preface as a line: not a request
         status = int(match.group("status"))
         route, origin = classify(match.group("route"), status, match.group("ctype"), match.group("refusal"))
         key = (route, status, origin)
