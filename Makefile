@@ -26,7 +26,7 @@ export PATH := $(BIN):$(PATH)
 export PY_COLORS := 0
 export ANSIBLE_FORCE_COLOR := 0
 
-.PHONY: help venv dev scanner promtool podman images standin lint unit molecule test test-all demo demo-destroy build clean
+.PHONY: help venv dev scanner promtool podman images standin lint unit molecule test test-all bench demo demo-destroy build clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -96,6 +96,16 @@ test: lint unit molecule ## everything CI runs
 
 test-all: ## make test plus the on-demand scenarios (tfserving, lighttpd on Debian 13)
 	$(MAKE) test SCENARIOS="$(SCENARIOS) $(ON_DEMAND_SCENARIOS)"
+
+BENCH_VENV := $(CACHE)/bench-venv
+$(BENCH_VENV)/bin/python: tests/bench/requirements.txt
+	python3 -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet -r tests/bench/requirements.txt
+	touch $@
+
+bench: dev podman $(BENCH_VENV)/bin/python ## the edge vs nginx vs the backend on one test host (.cache/bench/; not in make test)
+	tests/images/build.sh bookworm
+	tests/bench/bench.sh
 
 build: dev ## build the Galaxy tarball
 	ansible-galaxy collection build --force --output-path $(CACHE)/dist

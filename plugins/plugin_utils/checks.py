@@ -31,7 +31,8 @@ _WORLD_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/shm", "/var/crash")
 _SECRET_WORDS = ("key_content", "cert_content", "password", "secret", "token", "passphrase", "hmac")
 _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?([.][A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+\Z")
 _CALENDAR = re.compile(r"^[A-Za-z0-9*/:.,~ -]{1,100}\Z")
-_DURATION = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+\Z")
+# Prometheus's units, largest first, each at most once (1h30m; not 30m1h).
+_DURATION = re.compile(r"^(?=.)([0-9]+y)?([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?\Z")
 
 
 def _int_in(value, low, high):

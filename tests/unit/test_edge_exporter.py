@@ -15,18 +15,39 @@ SPEC.loader.exec_module(exporter)
 
 # Lines in the format of roles/lighttpd/templates/_common.conf.j2, as lighttpd 1.4.69 writes them.
 PROXIED = ('2026-11-28T01:02:03+0000 10.89.0.7 "POST /v1/models/half_plus_two:predict HTTP/2.0" 200 '
-           '321 178 2400 route=inference ctype=application/json refusal=- "curl/8.14.1"')
+           '321 178 2400 port=443 ctype=application/json refusal=- route=inference "curl/8.14.1"')
 GATEWAY = ('2026-11-28T01:02:03+0000 10.89.0.7 "POST /v1/models/half_plus_two:predict HTTP/1.1" 503 '
-           '99 341 900 route=inference ctype=text/html refusal=- "python \\"quoted\\" agent"')
+           '99 341 900 port=443 ctype=text/html refusal=- route=inference "python \\"quoted\\" agent"')
 BACKEND_503 = ('2026-11-28T01:02:03+0000 10.89.0.7 "GET /v1/models/m HTTP/1.1" 503 '
-               '99 341 900 route=inference ctype=application/json; charset=utf-8 refusal=- "x"')
+               '99 341 900 port=443 ctype=application/json; charset=utf-8 refusal=- route=inference "x"')
 LIMITED = ('2026-11-28T01:02:03+0000 10.89.0.7 "POST /v1/models/half_plus_two:predict HTTP/1.1" 429 '
-           '99 60 120 route=inference ctype=application/json refusal=rate "x"')
-REDIRECT = '2026-11-28T01:02:03+0000 10.89.0.7 "GET / HTTP/1.1" 308 70 0 80 route=- ctype=- refusal=- "-"'
-PREFACE = '2026-11-28T01:02:03+0000 10.89.0.7 "PRI * HTTP/2.0" 100 24 0 10 route=- ctype=- refusal=- "-"'
-# A refusal from an older script that did not name its route: still an inference refusal.
+           '99 60 120 port=443 ctype=application/json refusal=rate route=inference "x"')
+REDIRECT = '2026-11-28T01:02:03+0000 10.89.0.7 "GET / HTTP/1.1" 308 70 0 80 port=80 ctype=- refusal=- route=- "-"'
+PREFACE = '2026-11-28T01:02:03+0000 10.89.0.7 "PRI * HTTP/2.0" 100 24 0 10 port=443 ctype=- refusal=- route=- "-"'
+# The inference script refused: its route is inference whatever the header said.
 REFUSED_NO_ROUTE = ('2026-11-28T01:46:26+0000 10.89.0.58 "POST /v1/models/half_plus_two:predict HTTP/2.0" 429 '
-                    '201 154 84 route=- ctype=application/json refusal=rate "curl/8.14.1"')
+                    '201 154 84 port=443 ctype=application/json refusal=rate route=- "curl/8.14.1"')
+# A redirect whose client sent "X-Route: inference" (mod_setenv never ran): still a redirect.
+SPOOFED = ('2026-11-28T01:02:03+0000 10.89.0.7 "POST /v1/models/half_plus_two:predict HTTP/1.1" 308 '
+           '70 0 80 port=80 ctype=- refusal=- route=inference ctype=text/html refusal=rate route= "x"')
+ROUTES = {"status_port": 9080, "plain_port": 80, "default": "static",
+          "routes": [["acme", "^/[.]well-known/acme-challenge/[A-Za-z0-9_-]+$"],
+                     ["inference", "^/v1/models/[A-Za-z0-9][A-Za-z0-9_.-]*(/versions/[0-9]+|/labels/[A-Za-z][A-Za-z0-9_-]*)?"
+                                   "(/metadata|:predict|:classify|:regress)?$"],
+                     ["denied", "^/(v1|monitoring)(/|$)"], ["status", "^/server-(status|statistics)"]]}
+
+
+def test_routes_come_from_the_port_and_the_path():
+    router = exporter.Router(ROUTES)
+    assert router.route(443, "POST /v1/models/m:predict HTTP/2.0") == "inference"
+    assert router.route(443, "GET /v1/models/m/versions/3/metadata?x=1 HTTP/1.1") == "inference"
+    assert router.route(443, "GET /v1/other HTTP/1.1") == "denied"
+    assert router.route(443, "GET /monitoring/prometheus/metrics HTTP/1.1") == "denied"
+    assert router.route(443, "GET /index.html HTTP/1.1") == "static"
+    assert router.route(80, "POST /v1/models/m:predict HTTP/1.1") == "redirect"
+    assert router.route(80, "GET /.well-known/acme-challenge/abc_DEF-1 HTTP/1.1") == "acme"
+    assert router.route(9080, "GET /server-status?auto HTTP/1.1") == "status"
+    assert router.route(443, "garbage") == "static"
 
 
 def test_origin_edge_or_backend():
@@ -36,20 +57,20 @@ def test_origin_edge_or_backend():
     assert exporter.classify("inference", 429, "application/json", "rate") == ("inference", "edge")
     assert exporter.classify("static", 404, "text/html", "-") == ("static", "backend")
     assert exporter.classify("denied", 403, "text/html", "-") == ("denied", "edge")
-    assert exporter.classify("-", 308, "-", "-") == ("other", "edge")
+    assert exporter.classify("redirect", 308, "-", "-") == ("redirect", "edge")
     assert exporter.classify("made-up", 200, "-", "-") == ("other", "edge")
     assert exporter.classify("-", 429, "application/json", "rate") == ("inference", "edge")
 
 
 def test_access_lines_counted_by_route_code_origin_and_latency():
-    counters = exporter.Counters()
-    for line in (PROXIED, PROXIED, GATEWAY, BACKEND_503, LIMITED, REDIRECT, PREFACE, REFUSED_NO_ROUTE, "garbage"):
+    counters = exporter.Counters(exporter.Router(ROUTES))
+    for line in (PROXIED, PROXIED, GATEWAY, BACKEND_503, LIMITED, REDIRECT, PREFACE, REFUSED_NO_ROUTE, SPOOFED, "garbage"):
         counters.access(line)
     assert counters.requests == {("inference", 200, "backend"): 2, ("inference", 503, "edge"): 1,
                                  ("inference", 503, "backend"): 1, ("inference", 429, "edge"): 2,
-                                 ("other", 308, "edge"): 1}
+                                 ("redirect", 308, "edge"): 2}
     assert counters.refusals == {"rate": 2}
-    assert counters.lines["access"] == 9 and counters.unparsed["access"] == 1
+    assert counters.lines["access"] == 10 and counters.unparsed["access"] == 1
     hist = counters.duration["inference"]
     # 2.4 ms twice, 0.9 ms twice, 0.12 ms, 0.084 ms: all within the first bucket (5 ms).
     assert hist[0] == 6 and hist[-2] == 6
@@ -65,7 +86,7 @@ def test_error_log_backend_failures_and_timeouts():
     counters.error("2026-11-28 01:02:03: (gw_backend.c.275) establishing connection failed: "
                    "socket: tcp:10.89.0.5:8501: Connection refused")
     counters.error("2026-11-28 01:02:03: (gw_backend.c.275) establishing connection failed: "
-                   "socket: tcp:[fd00::5]:8501: Connection timed out")
+                   "socket: tcp:fd00::5:8501: Connection timed out")
     counters.error("2026-11-28 01:02:04: (gw_backend.c.2709) read timeout on socket: tcp:10.89.0.5:8501 (fd: 12)")
     counters.error("2026-11-28 01:35:38: (gw_backend.c.2389) response not received, request sent: 376 on socket: "
                    "tcp:10.89.0.23:8501 for /v1/models/half_plus_two:predict?, closing connection")
@@ -123,7 +144,7 @@ def test_follower_waits_for_a_missing_log(tmp_path):
 
 def test_allow_list(tmp_path):
     args = argparse.Namespace(allow=["10.89.0.0/24", "fd00::/64"], access_log=str(tmp_path / "a"),
-                              error_log=str(tmp_path / "e"), status_url="http://127.0.0.1:1", textfile="")
+                              error_log=str(tmp_path / "e"), status_url="http://127.0.0.1:1", textfile="", routes="")
     edge = exporter.Exporter(args)
     assert edge.allows("127.0.0.1") and edge.allows("::1")
     assert edge.allows("10.89.0.200") and edge.allows("::ffff:10.89.0.9") and edge.allows("fd00::1")

@@ -5,7 +5,9 @@
 Counts what the edge did from its own logs, so that the counters survive lighttpd's graceful
 reloads (a reload re-executes lighttpd, which resets its in-memory statistics):
   * the access log: requests by route, status code and origin (the edge answered itself, or the
-    backend did), latency per route, refusals by reason (the inference script's LTS_REFUSAL);
+    backend did), latency per route, refusals by reason (the inference script's LTS_REFUSAL).
+    The route is found here from the port and the path, with the edge's own route patterns
+    (--routes, written by the role), never from a header a client could send;
   * the error log: backend connect failures and timeouts, per backend;
 and reads, at each scrape, what only lighttpd knows now: mod_status (instance up, connections,
 requests in flight per backend; these reset on reload) and the certificate metrics file written
@@ -16,6 +18,7 @@ Standard library only; stdlib http.server with one thread per scrape.
 
 import argparse
 import ipaddress
+import json
 import os
 import re
 import socket
@@ -26,25 +29,57 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
-ROUTES = ("inference", "static", "status", "denied", "acme", "other")
+ROUTES = ("inference", "static", "status", "denied", "acme", "redirect", "other")
 # How long a rotated-away log stays open after its successor appeared (lighttpd reopens its
 # logs on the HUP that logrotate sends right after the rename; lines written in between land
 # in the old file).
 ROTATED_GRACE_SECONDS = 30
 
 # accesslog.format (roles/lighttpd/templates/_common.conf.j2):
-# TIME CLIENT "REQUEST" STATUS BYTES_IN BYTES_OUT DURATION_US route=R ctype=CT refusal=REASON "UA"
+# TIME CLIENT "REQUEST" STATUS BYTES_IN BYTES_OUT DURATION_US port=P ctype=CT refusal=REASON route=R "UA"
+# (the fields a client controls come last and are not read).
 ACCESS_LINE = re.compile(
-    r'^\S+ \S+ "(?P<request>(?:[^"\\]|\\.)*)" (?P<status>\d{3}) \S+ \S+ (?P<duration>\d+) '
-    r'route=(?P<route>\S+) ctype=(?P<ctype>.*?) refusal=(?P<refusal>[\w-]+) "')
-# lighttpd's gw_backend.c (1.4.69) messages, with the backend as tcp:HOST:PORT.
-BACKEND = r'tcp:(?P<backend>\[[0-9A-Fa-f:.]+\]:\d+|[^\s:]+:\d+)'
+    r'^\S+ \S+ "(?P<request>(?:[^"\\]|\\.)*)" (?P<status>\d{3}) \S+ \S+ (?P<duration>-?\d+) '
+    r'port=(?P<port>\d+) ctype=(?P<ctype>.*?) refusal=(?P<refusal>[\w-]+) route=')
+# lighttpd's gw_backend.c (1.4.69) messages, with the backend as tcp:HOST:PORT (an IPv6 HOST
+# without brackets); backend_name() writes it as lighttpd's statistics name it.
+BACKEND = r'tcp:(?P<backend>\S+:\d+)(?=:\s|\s|,|$)'
 CONNECT_FAILED = re.compile(r'establishing connection failed: socket: ' + BACKEND)
 TIMEOUT = re.compile(r'(?P<direction>read|write) timeout on socket: ' + BACKEND)
 NO_RESPONSE = re.compile(r'response not received, request sent: \d+ on socket: ' + BACKEND)
 STATISTICS_LINE = re.compile(r'^gw\.backend\.(?P<backend>.+)\.(?P<proc>\d+)\.(?P<key>load|connected): (?P<value>\d+)$')
 STATUS_CONNECTIONS = re.compile(r'^BusyServers: (\d+)$', re.M)
 LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
+
+
+def backend_name(text):
+    """HOST:PORT as the edge's statistics name a backend: an IPv6 address in brackets."""
+    host, _sep, port = text.rpartition(":")
+    return "[%s]:%s" % (host, port) if ":" in host and not host.startswith("[") else text
+
+
+class Router(object):
+    """The route of a request, as the edge's configuration decides it: the status listener's
+    port, the plain-HTTP port (ACME tokens, otherwise redirects), then the HTTPS routes'
+    patterns in order, then the default (static, or other without the static instance)."""
+
+    def __init__(self, spec):
+        self.status_port = int(spec.get("status_port", 0))
+        self.plain_port = int(spec.get("plain_port", 0))
+        self.routes = [(name, re.compile(pattern)) for name, pattern in spec.get("routes", [])]
+        self.default = spec.get("default", "other")
+
+    def route(self, port, request):
+        parts = request.split(" ")
+        path = parts[1].split("?")[0] if len(parts) == 3 else ""
+        if port == self.status_port:
+            return "status"
+        if port == self.plain_port:
+            return "acme" if any(n == "acme" and p.search(path) for n, p in self.routes) else "redirect"
+        for name, pattern in self.routes:
+            if pattern.search(path):
+                return name
+        return self.default
 
 
 def classify(route, status, ctype, refusal):
@@ -66,7 +101,8 @@ def classify(route, status, ctype, refusal):
 class Counters(object):
     """Everything counted from the logs, under one lock."""
 
-    def __init__(self):
+    def __init__(self, router=None):
+        self.router = router or Router({})
         self.lock = threading.Lock()
         self.requests = {}       # (route, code, origin) -> n
         self.duration = {}       # route -> [bucket counts..., count, sum]
@@ -86,10 +122,11 @@ class Counters(object):
         if match.group("request") == "PRI * HTTP/2.0":
             return  # lighttpd logs each HTTP/2 connection preface as a line: not a request
         status = int(match.group("status"))
-        route, origin = classify(match.group("route"), status, match.group("ctype"), match.group("refusal"))
+        route = self.router.route(int(match.group("port")), match.group("request"))
+        route, origin = classify(route, status, match.group("ctype"), match.group("refusal"))
         key = (route, status, origin)
         self.requests[key] = self.requests.get(key, 0) + 1
-        seconds = int(match.group("duration")) / 1e6
+        seconds = max(0, int(match.group("duration"))) / 1e6  # -1: the clock stepped back
         hist = self.duration.setdefault(route, [0] * len(BUCKETS) + [0, 0.0])
         for i, bound in enumerate(BUCKETS):
             if seconds <= bound:
@@ -113,17 +150,17 @@ class Counters(object):
         self.lines["error"] += 1
         match = CONNECT_FAILED.search(line)
         if match:
-            backend = match.group("backend")
+            backend = backend_name(match.group("backend"))
             self.connect_failures[backend] = self.connect_failures.get(backend, 0) + 1
             return
         match = TIMEOUT.search(line)
         if match:
-            key = (match.group("backend"), match.group("direction"))
+            key = (backend_name(match.group("backend")), match.group("direction"))
             self.timeouts[key] = self.timeouts.get(key, 0) + 1
             return
         match = NO_RESPONSE.search(line)
         if match:
-            backend = match.group("backend")
+            backend = backend_name(match.group("backend"))
             self.no_response[backend] = self.no_response.get(backend, 0) + 1
 
 
@@ -254,7 +291,8 @@ def render_status(status_url, timeout=2.0):
             status = resp.read().decode("ascii", "replace")
         with urllib.request.urlopen(status_url + "/server-statistics", timeout=timeout) as resp:
             statistics = resp.read().decode("ascii", "replace")
-    except (OSError, ValueError):
+    # Any failure to read the status page: down.
+    except Exception:  # pylint: disable=broad-except
         out.append("lighttpd_edge_up 0")
         return out, []
     out.append("lighttpd_edge_up 1")
@@ -293,7 +331,11 @@ def render_textfile(path):
 class Exporter(object):
     def __init__(self, args):
         self.args = args
-        self.counters = Counters()
+        router = {}
+        if args.routes:
+            with open(args.routes, encoding="utf-8") as handle:
+                router = json.load(handle)
+        self.counters = Counters(Router(router))
         self.allowed = list(LOOPBACK) + [ipaddress.ip_network(n, strict=False) for n in args.allow]
         self.followers = [LogFollower(args.access_log, self.counters.access),
                           LogFollower(args.error_log, self.counters.error)]
@@ -372,6 +414,7 @@ def main(argv=None):
     parser.add_argument("--error-log", required=True)
     parser.add_argument("--status-url", required=True, help="http://ADDRESS:PORT of the edge's mod_status listener")
     parser.add_argument("--textfile", default="", help="Prometheus text file appended to every scrape")
+    parser.add_argument("--routes", default="", help="JSON: the edge's ports and route patterns (see Router)")
     parser.add_argument("--poll-seconds", type=float, default=1.0)
     args = parser.parse_args(argv)
     exporter = Exporter(args)

@@ -14,7 +14,6 @@ import argparse
 import ipaddress
 import json
 import socket
-import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -26,10 +25,11 @@ def model_available(rest, model, timeout):
     try:
         with urllib.request.urlopen("%s/v1/models/%s" % (rest, model), timeout=timeout) as resp:
             status = json.loads(resp.read().decode("utf-8"))
-    except (OSError, ValueError, urllib.error.HTTPError):
+    # No answer, an error, or not JSON: not available.
+    except Exception:  # pylint: disable=broad-except
         return 0
-    states = [v.get("state") for v in status.get("model_version_status", [])]
-    return 1 if "AVAILABLE" in states else 0
+    versions = status.get("model_version_status", []) if isinstance(status, dict) else []
+    return 1 if any(isinstance(v, dict) and v.get("state") == "AVAILABLE" for v in versions) else 0
 
 
 def scrape(rest, metrics_path, models, timeout=3.0):
@@ -38,7 +38,8 @@ def scrape(rest, metrics_path, models, timeout=3.0):
         with urllib.request.urlopen(rest + metrics_path, timeout=timeout) as resp:
             lines.append(resp.read().decode("utf-8", "replace").rstrip("\n"))
         up = 1
-    except (OSError, ValueError):
+    # Any failure to read the metrics: down.
+    except Exception:  # pylint: disable=broad-except
         up = 0
     lines.append("# HELP tfserving_up 1 when TF Serving answered this scrape on its REST port.")
     lines.append("# TYPE tfserving_up gauge")

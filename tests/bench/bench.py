@@ -1,0 +1,279 @@
+# -*- coding: utf-8 -*-
+"""make bench: runs the load tools inside the bench host and reports ratios.
+
+Every figure is measured in this run and reported as a ratio against a baseline of the same
+run (the backend called directly, or nginx, or the bare edge); absolute numbers are printed
+too but nothing is asserted. Traffic stays on the bench host's loopback. CPU 0 serves (the
+edge's lighttpd process, or nginx's one worker), CPU 1 loads (wrk, h2load, openssl s_time)
+and runs the backends.
+"""
+import argparse
+import datetime
+import hashlib
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+PATH = "/v1/models/half_plus_two:predict"
+DURATION = int(os.environ.get("BENCH_SECONDS", "6"))
+API_KEY = "bench-key-0123456789abcdef0123456789abcdef"
+
+
+class Bench(object):
+    def __init__(self, host, inventory, out):
+        self.host, self.inventory, self.out = host, inventory, out
+        self.results = {"runs": [], "ratios": {}}
+
+    # ------------------------------------------------------------------ plumbing
+    def sh(self, command, env=None, check=True):
+        args = ["podman", "exec"]
+        for key, value in (env or {}).items():
+            args += ["-e", "%s=%s" % (key, value)]
+        proc = subprocess.run(args + [self.host, "bash", "-c", command], capture_output=True, text=True)
+        if check and proc.returncode != 0:
+            raise RuntimeError("%s: %s%s" % (command, proc.stdout, proc.stderr))
+        return proc.stdout
+
+    def converge(self, label, **overrides):
+        """Render the edge again (--tags lighttpd_config) with some variables changed."""
+        cmd = ["ansible-playbook", "-i", self.inventory, os.path.join(ROOT, "tests", "bench", "bench.yml"),
+               "--tags", "lighttpd_config", "-e", "@" + os.path.join(ROOT, "tests", "bench", "edge-default.yml"),
+               "-e", json.dumps(overrides)]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError("converge %s failed:\n%s" % (label, proc.stdout[-3000:]))
+        self.pin_edge()
+        time.sleep(1)
+
+    def pin_edge(self):
+        pid = self.sh("systemctl show -p MainPID --value lighttpd@edge").strip()
+        self.sh("taskset -acp 0 %s >/dev/null" % pid)
+
+    def start_services(self):
+        self.sh("cp /etc/lighttpd/tls/edge.pem /etc/nginx/bench-edge.pem && cp /etc/lighttpd/tls/edge.key /etc/nginx/bench-edge.key"
+                " && chmod 0600 /etc/nginx/bench-edge.key")
+        for unit, command in (
+                ("bench-backend", "nginx -c /etc/nginx/bench-backend.conf -g 'daemon off;'"),
+                ("bench-peer", "nginx -c /etc/nginx/bench-peer.conf -g 'daemon off;'"),
+                ("bench-standin", "taskset -c 1 python3 /opt/bench/tensorflow_model_server.py --port=8500"
+                                  " --rest_api_port=8502 --model_name=half_plus_two"
+                                  " --model_base_path=/opt/bench/models/half_plus_two")):
+            self.sh("systemctl stop %s 2>/dev/null; systemd-run --unit=%s --collect %s >/dev/null" % (unit, unit, command),
+                    check=False)
+        self.pin_edge()
+        for port in (8501, 8502, 8443):
+            for _ in range(60):
+                if self.sh("curl -sk -o /dev/null -w '%%{http_code}' -d '{\"instances\": [1.0]}' "
+                           "%s://127.0.0.1:%d%s" % ("https" if port == 8443 else "http", port, PATH), check=False) == "200":
+                    break
+                time.sleep(0.5)
+            else:
+                raise RuntimeError("port %d does not answer" % port)
+
+    def machine(self):
+        info = {
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "command": "make bench",
+            "cpu": self.sh("lscpu | sed -n 's/^Model name: *//p'").strip(),
+            "cpus": self.sh("nproc").strip(),
+            "kernel": self.sh("uname -r").strip(),
+            "lighttpd": self.sh("lighttpd -v | head -1").strip(),
+            "nginx": self.sh("nginx -v 2>&1").strip(),
+            "openssl": self.sh("openssl version").strip(),
+            "wrk": self.sh("wrk -v 2>&1 | head -1", check=False).strip(),
+            "h2load": self.sh("h2load --version | head -1").strip(),
+            "seconds_per_run": DURATION,
+        }
+        self.results["machine"] = info
+        return info
+
+    # ------------------------------------------------------------------ load tools
+    def wrk(self, name, url, connections, api_key=False, close=False):
+        env = {}
+        if api_key:
+            env["BENCH_API_KEY"] = API_KEY
+        if close:
+            env["BENCH_CLOSE"] = "1"
+        out = self.sh("taskset -c 1 wrk -t1 -c%d -d%ds --latency -s /opt/bench/post.lua %s"
+                      % (connections, DURATION, shlex.quote(url)), env=env)
+        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+        total = int(re.search(r"(\d+) requests in", out).group(1))
+        non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+        sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+        errors = (int(non2xx.group(1)) if non2xx else 0) + (sum(int(x) for x in sock.groups()) if sock else 0)
+        run = {"name": name, "tool": "wrk", "connections": connections, "rps": rps, "requests": total,
+               "errors": errors, "p50_ms": _ms(out, "50%"), "p99_ms": _ms(out, "99%")}
+        return self._record(run)
+
+    def h2load(self, name, url, connections):
+        self.sh("printf '%s' > /opt/bench/body.json" % '{"instances": [1.0, 2.0, 5.0]}')
+        out = self.sh("taskset -c 1 h2load -c%d -m1 -D%d -d /opt/bench/body.json -H 'Content-Type: application/json' %s"
+                      % (connections, DURATION, shlex.quote(url)))
+        rps = float(re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", out).group(1))
+        done = re.search(r"requests: (\d+) total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored", out)
+        mean = re.search(r"time for request:\s+\S+\s+\S+\s+(\S+)", out)
+        run = {"name": name, "tool": "h2load", "connections": connections, "rps": rps, "requests": int(done.group(2)),
+               "errors": int(done.group(4)) + int(done.group(5)), "mean_ms": _duration_ms(mean.group(1)) if mean else None}
+        return self._record(run)
+
+    def s_time(self, name, port, reuse):
+        out = self.sh("taskset -c 1 openssl s_time -connect 127.0.0.1:%d %s -time %d 2>&1"
+                      % (port, "-reuse" if reuse else "-new", DURATION))
+        match = re.search(r"(\d+) connections in ([\d.]+) real seconds", out)
+        per_second = int(match.group(1)) / float(match.group(2))
+        return self._record({"name": name, "tool": "openssl s_time", "connections_per_s": per_second,
+                             "resumption_requested": reuse})
+
+    def _record(self, run):
+        self.results["runs"].append(run)
+        shown = {k: v for k, v in run.items() if k not in ("name", "tool")}
+        print("  %-34s %s" % (run["name"], shown), flush=True)
+        return run
+
+    # ------------------------------------------------------------------ the plan
+    def run(self):
+        info = self.machine()
+        print("bench host: %s, %s CPUs, %s; %s; %s; %s s per run"
+              % (info["cpu"], info["cpus"], info["kernel"], info["lighttpd"], info["nginx"], DURATION), flush=True)
+        self.start_services()
+        edge = "https://127.0.0.1:443" + PATH
+        peer = "https://127.0.0.1:8443" + PATH
+        direct = "http://127.0.0.1:8501" + PATH
+        ratios = self.results["ratios"]
+
+        print("serving path, fixed backend, HTTP/1.1 keep-alive (wrk):", flush=True)
+        by = {}
+        for connections in (1, 64, 256):
+            by[("direct", connections)] = self.wrk("direct c%d" % connections, direct, connections)
+            by[("edge", connections)] = self.wrk("edge c%d" % connections, edge, connections)
+            by[("nginx", connections)] = self.wrk("nginx c%d" % connections, peer, connections)
+            ratios["edge/nginx rps c%d" % connections] = _ratio(by[("edge", connections)]["rps"], by[("nginx", connections)]["rps"])
+            ratios["edge/direct rps c%d" % connections] = _ratio(by[("edge", connections)]["rps"], by[("direct", connections)]["rps"])
+        ratios["edge added p50 ms c1"] = round(by[("edge", 1)]["p50_ms"] - by[("direct", 1)]["p50_ms"], 3)
+        ratios["nginx added p50 ms c1"] = round(by[("nginx", 1)]["p50_ms"] - by[("direct", 1)]["p50_ms"], 3)
+
+        print("serving path, fixed backend, HTTP/2 (h2load):", flush=True)
+        for connections in (64, 256):
+            e = self.h2load("edge h2 c%d" % connections, edge, connections)
+            n = self.h2load("nginx h2 c%d" % connections, peer, connections)
+            ratios["edge/nginx rps h2 c%d" % connections] = _ratio(e["rps"], n["rps"])
+
+        print("full TLS handshakes (a new connection per request, wrk):", flush=True)
+        e = self.wrk("edge handshake c16", edge, 16, close=True)
+        n = self.wrk("nginx handshake c16", peer, 16, close=True)
+        ratios["edge/nginx full handshakes"] = _ratio(e["rps"], n["rps"])
+
+        print("features of the edge, each against the bare edge (c64, wrk):", flush=True)
+        default = by[("edge", 64)]
+        self.converge("bare", lighttpd_rate_limit_enabled=False)
+        bare = self.wrk("edge bare c64", edge, 64)
+        self.converge("api keys", lighttpd_api_key_sha256=[hashlib.sha256(API_KEY.encode()).hexdigest()])
+        keys = self.wrk("edge limiter + API key c64", edge, 64, api_key=True)
+        ratios["edge limiter / bare"] = _ratio(default["rps"], bare["rps"])
+        ratios["edge limiter + API key / bare"] = _ratio(keys["rps"], bare["rps"])
+
+        print("TLS resumption (openssl s_time, one client):", flush=True)
+        self.converge("bare", lighttpd_rate_limit_enabled=False)
+        new = self.s_time("edge tickets off: new", 443, reuse=False)
+        reuse = self.s_time("edge tickets off: reuse", 443, reuse=True)
+        self.converge("tickets", lighttpd_rate_limit_enabled=False, lighttpd_tls_session_tickets=True)
+        t_new = self.s_time("edge tickets on: new", 443, reuse=False)
+        t_reuse = self.s_time("edge tickets on: reuse", 443, reuse=True)
+        ratios["connections/s, tickets off, resumption asked / full"] = _ratio(reuse["connections_per_s"], new["connections_per_s"])
+        ratios["connections/s, tickets on, resumed / full"] = _ratio(t_reuse["connections_per_s"], t_new["connections_per_s"])
+
+        print("TF Serving stand-in backend (a Python server; c64, wrk):", flush=True)
+        self.converge("stand-in", lighttpd_rate_limit_enabled=False,
+                      lighttpd_inference_backends=[{"host": "127.0.0.1", "port": 8502}])
+        s_direct = self.wrk("direct stand-in c64", "http://127.0.0.1:8502" + PATH, 64)
+        s_edge = self.wrk("edge stand-in c64", edge, 64)
+        s_nginx = self.wrk("nginx stand-in c64", "https://127.0.0.1:8444" + PATH, 64)
+        ratios["stand-in: edge/direct rps"] = _ratio(s_edge["rps"], s_direct["rps"])
+        ratios["stand-in: edge/nginx rps"] = _ratio(s_edge["rps"], s_nginx["rps"])
+        return self.results
+
+    # ------------------------------------------------------------------ output
+    def write(self):
+        with open(os.path.join(self.out, "results.json"), "w") as handle:
+            json.dump(self.results, handle, indent=2)
+        lines = ["make bench (%s)" % self.results["machine"]["date"],
+                 "machine: %(cpu)s, %(cpus)s CPUs, kernel %(kernel)s" % self.results["machine"],
+                 "versions: %(lighttpd)s; %(nginx)s; %(openssl)s; %(wrk)s; %(h2load)s" % self.results["machine"],
+                 "", "%-46s %12s %8s %9s %9s" % ("run", "req/s", "errors", "p50 ms", "p99 ms")]
+        for run in self.results["runs"]:
+            if "rps" in run:
+                lines.append("%-46s %12.0f %8d %9s %9s" % (run["name"], run["rps"], run["errors"],
+                                                          _fmt(run.get("p50_ms", run.get("mean_ms"))), _fmt(run.get("p99_ms"))))
+            else:
+                lines.append("%-46s %12.0f %8s" % (run["name"] + " (connections/s)", run["connections_per_s"], "-"))
+        lines += ["", "ratios (same run):"]
+        for key, value in self.results["ratios"].items():
+            lines.append("  %-56s %s" % (key, value))
+        text = "\n".join(lines) + "\n"
+        with open(os.path.join(self.out, "report.txt"), "w") as handle:
+            handle.write(text)
+        print("\n" + text)
+        self.chart()
+
+    def chart(self):
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        runs = {r["name"]: r for r in self.results["runs"] if r.get("tool") == "wrk"}
+        levels = (1, 64, 256)
+        fig, ax = plt.subplots(figsize=(8, 4.5))
+        width = 0.27
+        for i, who in enumerate(("direct", "edge", "nginx")):
+            ax.bar([x + (i - 1) * width for x in range(len(levels))],
+                   [runs["%s c%d" % (who, c)]["rps"] for c in levels], width, label=who)
+        ax.set_xticks(range(len(levels)))
+        ax.set_xticklabels(["%d connections" % c for c in levels])
+        ax.set_ylabel("requests/s")
+        ax.set_title("Fixed backend, HTTP/1.1 keep-alive, one serving core (%s)" % self.results["machine"]["date"][:10])
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(os.path.join(self.out, "serving.png"), dpi=100)
+
+
+def _ms(out, percentile):
+    match = re.search(r"^\s+%s\s+([\d.]+)(us|ms|s)\s*$" % re.escape(percentile), out, re.M)
+    if not match:
+        return None
+    return _duration_ms(match.group(1) + match.group(2))
+
+
+def _duration_ms(text):
+    match = re.match(r"([\d.]+)(us|ms|s)", text)
+    value, unit = float(match.group(1)), match.group(2)
+    return round(value / 1000 if unit == "us" else value * 1000 if unit == "s" else value, 3)
+
+
+def _ratio(a, b):
+    return round(a / b, 3) if b else None
+
+
+def _fmt(value):
+    return "-" if value is None else "%.3f" % value
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", required=True)
+    parser.add_argument("--inventory", required=True)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    started = time.time()
+    bench = Bench(args.host, args.inventory, args.out)
+    bench.run()
+    bench.results["machine"]["measurement_seconds"] = round(time.time() - started)
+    bench.write()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

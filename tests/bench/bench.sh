@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# make bench: the serving path measured on one systemd container (loopback only): the edge as
+# the lighttpd role renders it, an nginx peer, the backend called directly. Writes
+# .cache/bench/results.json, report.txt and serving.png. Not part of make test.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+out=$root/.cache/bench
+name=lts-bench
+network=lts-bench
+image=${BENCH_IMAGE:-localhost/lts-debian12-systemd}
+mkdir -p "$out"
+
+podman rm -f -t 5 "$name" >/dev/null 2>&1 || true
+podman network exists "$network" || podman network create "$network" >/dev/null
+podman run -d --name "$name" --hostname "$name" --network "$network" --systemd always \
+  --cap-add SYS_ADMIN --cap-add NET_ADMIN "$image" /sbin/init >/dev/null
+trap 'podman rm -f -t 5 "$name" >/dev/null 2>&1 || true' EXIT
+podman exec "$name" systemctl is-system-running --wait >/dev/null || true
+
+cat > "$out/inventory.yml" <<EOF
+all:
+  hosts:
+    $name:
+      ansible_connection: lts_podman
+      ansible_python_interpreter: /usr/bin/python3
+  children:
+    bench:
+      hosts:
+        $name:
+EOF
+# The test harness's pipelining podman connection (molecule/shared/connection_plugins).
+export ANSIBLE_CONNECTION_PLUGINS=$root/molecule/shared/connection_plugins
+start=$(date +%s)
+ansible-playbook -i "$out/inventory.yml" tests/bench/bench.yml -e @tests/bench/edge-default.yml > "$out/converge.log"
+echo "bench host converged in $(( $(date +%s) - start )) s (log: $out/converge.log)"
+"$root/.cache/bench-venv/bin/python" tests/bench/bench.py --host "$name" --inventory "$out/inventory.yml" --out "$out"
