@@ -43,7 +43,7 @@ class Bench(object):
         """Render the edge again (--tags lighttpd_config) with some variables changed."""
         cmd = ["ansible-playbook", "-i", self.inventory, os.path.join(ROOT, "tests", "bench", "bench.yml"),
                "--tags", "lighttpd_config", "-e", "@" + os.path.join(ROOT, "tests", "bench", "edge-default.yml"),
-               "-e", json.dumps(overrides)]
+               "-e", json.dumps(dict(overrides, standin_deb=os.environ["BENCH_STANDIN_DEB"]))]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             raise RuntimeError("converge %s failed:\n%s" % (label, proc.stdout[-3000:]))
@@ -60,7 +60,7 @@ class Bench(object):
         for unit, command in (
                 ("bench-backend", "nginx -c /etc/nginx/bench-backend.conf -g 'daemon off;'"),
                 ("bench-peer", "nginx -c /etc/nginx/bench-peer.conf -g 'daemon off;'"),
-                ("bench-standin", "taskset -c 1 python3 /opt/bench/tensorflow_model_server.py --port=8500"
+                ("bench-standin", "taskset -c 1 /usr/bin/tensorflow_model_server --port=8500"
                                   " --rest_api_port=8502 --model_name=half_plus_two"
                                   " --model_base_path=/opt/bench/models/half_plus_two")):
             self.sh("systemctl stop %s 2>/dev/null; systemd-run --unit=%s --collect %s >/dev/null" % (unit, unit, command),

@@ -14,9 +14,13 @@ mkdir -p "$out"
 podman rm -f -t 5 "$name" >/dev/null 2>&1 || true
 podman network exists "$network" || podman network create "$network" >/dev/null
 podman run -d --name "$name" --hostname "$name" --network "$network" --systemd always \
-  --cap-add SYS_ADMIN --cap-add NET_ADMIN "$image" /sbin/init >/dev/null
+  --cap-add SYS_ADMIN --cap-add NET_ADMIN --cap-add SYS_NICE "$image" /sbin/init >/dev/null  # SYS_NICE: CPU pinning
 trap 'podman rm -f -t 5 "$name" >/dev/null 2>&1 || true' EXIT
-podman exec "$name" systemctl is-system-running --wait >/dev/null || true
+for _ in $(seq 60); do  # systemd in the container has booted
+  state=$(podman exec "$name" systemctl is-system-running --wait 2>/dev/null || true)
+  case "$state" in running|degraded) break ;; esac
+  sleep 1
+done
 
 cat > "$out/inventory.yml" <<EOF
 all:
@@ -32,6 +36,8 @@ EOF
 # The test harness's pipelining podman connection (molecule/shared/connection_plugins).
 export ANSIBLE_CONNECTION_PLUGINS=$root/molecule/shared/connection_plugins
 start=$(date +%s)
-ansible-playbook -i "$out/inventory.yml" tests/bench/bench.yml -e @tests/bench/edge-default.yml > "$out/converge.log"
+standin_deb=$(ls "$root"/.cache/standin-repo/pool/tensorflow-model-server_*_amd64.deb | tail -1)
+ansible-playbook -i "$out/inventory.yml" tests/bench/bench.yml -e @tests/bench/edge-default.yml \
+  -e "standin_deb=$standin_deb" > "$out/converge.log"
 echo "bench host converged in $(( $(date +%s) - start )) s (log: $out/converge.log)"
-"$root/.cache/bench-venv/bin/python" tests/bench/bench.py --host "$name" --inventory "$out/inventory.yml" --out "$out"
+BENCH_STANDIN_DEB=$standin_deb "$root/.cache/bench-venv/bin/python" tests/bench/bench.py --host "$name" --inventory "$out/inventory.yml" --out "$out"
