@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# make bench: the serving path measured on one systemd container (loopback only): the edge as
-# the lighttpd role renders it, an nginx peer, the backend called directly. Writes
-# .cache/bench/results.json, report.txt and serving.png. Not part of make test.
+# make bench: (1) the serving path measured on one systemd container (loopback only): the edge
+# as the lighttpd role renders it, an nginx peer, the backend called directly; (2) provisioning
+# of fleets of 1, 3 and 6 containers with site.yml. Writes .cache/bench/results.json,
+# provisioning.json, report.txt and serving.png. Not part of make test.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -41,3 +42,7 @@ ansible-playbook -i "$out/inventory.yml" tests/bench/bench.yml -e @tests/bench/e
   -e "standin_deb=$standin_deb" > "$out/converge.log"
 echo "bench host converged in $(( $(date +%s) - start )) s (log: $out/converge.log)"
 BENCH_STANDIN_DEB=$standin_deb "$root/.cache/bench-venv/bin/python" tests/bench/bench.py --host "$name" --inventory "$out/inventory.yml" --out "$out"
+podman rm -f -t 5 "$name" >/dev/null 2>&1 || true
+# Part 2: provisioning, fleets of 1, 3 and 6 hosts (BENCH_FLEET_SIZES).
+"$root/.cache/bench-venv/bin/python" tests/bench/provisioning.py --network "$network" --image "$image" --out "$out"
+echo "make bench: $(( $(date +%s) - start )) s in all; $out/report.txt, results.json, provisioning.json, serving.png"
