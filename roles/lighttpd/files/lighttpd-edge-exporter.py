@@ -236,56 +236,62 @@ def fmt(value):
     return repr(float(value)) if isinstance(value, float) else str(value)
 
 
+def sample(name, labels, value):
+    """One sample line: name{label="value",...} value."""
+    inner = ",".join('%s="%s"' % (key, label(val)) for key, val in labels)
+    return "%s%s %s" % (name, "{%s}" % inner if inner else "", fmt(value))
+
+
+def family(out, name, kind, text, samples):
+    """One metric family: HELP and TYPE, then each sample ([(label, value), ...], value)."""
+    out.append("# HELP %s %s" % (name, text))
+    out.append("# TYPE %s %s" % (name, kind))
+    out.extend(sample(name, labels, value) for labels, value in samples)
+
+
 def render_counters(counters):
     out = []
     with counters.lock:
-        out.append("# HELP lighttpd_edge_requests_total Requests the edge answered, by route, status and origin"
-                   " (edge: answered by the edge itself; backend: by TF Serving or the static instance).")
-        out.append("# TYPE lighttpd_edge_requests_total counter")
-        for (route, code, origin), n in sorted(counters.requests.items()):
-            out.append('lighttpd_edge_requests_total{route="%s",code="%d",class="%dxx",origin="%s"} %d'
-                       % (route, code, code // 100, origin, n))
-        out.append("# HELP lighttpd_edge_request_duration_seconds Time from the request's start to the end of its response, per route.")
-        out.append("# TYPE lighttpd_edge_request_duration_seconds histogram")
+        family(out, "lighttpd_edge_requests_total", "counter",
+               "Requests the edge answered, by route, status and origin"
+               " (edge: answered by the edge itself; backend: by TF Serving or the static instance).",
+               [([("route", route), ("code", code), ("class", "%dxx" % (code // 100)), ("origin", origin)], n)
+                for (route, code, origin), n in sorted(counters.requests.items())])
+        name = "lighttpd_edge_request_duration_seconds"
+        family(out, name, "histogram", "Time from the request's start to the end of its response, per route.", [])
         for route, hist in sorted(counters.duration.items()):
-            for i, bound in enumerate(BUCKETS):
-                out.append('lighttpd_edge_request_duration_seconds_bucket{route="%s",le="%s"} %d' % (route, bound, hist[i]))
-            out.append('lighttpd_edge_request_duration_seconds_bucket{route="%s",le="+Inf"} %d' % (route, hist[-2]))
-            out.append('lighttpd_edge_request_duration_seconds_count{route="%s"} %d' % (route, hist[-2]))
-            out.append('lighttpd_edge_request_duration_seconds_sum{route="%s"} %s' % (route, fmt(hist[-1])))
-        out.append("# HELP lighttpd_edge_refusals_total Inference requests the edge refused itself, by reason"
-                   " (rate, in_flight, credentials, failed_credentials_budget, client_certificate).")
-        out.append("# TYPE lighttpd_edge_refusals_total counter")
-        for reason, n in sorted(counters.refusals.items()):
-            out.append('lighttpd_edge_refusals_total{reason="%s"} %d' % (label(reason), n))
-        out.append("# HELP lighttpd_edge_backend_connect_failures_total Connections to a backend that failed"
-                   " (refused, unreachable, connect timeout); the edge then leaves it out for a while.")
-        out.append("# TYPE lighttpd_edge_backend_connect_failures_total counter")
-        for backend, n in sorted(counters.connect_failures.items()):
-            out.append('lighttpd_edge_backend_connect_failures_total{backend="%s"} %d' % (label(backend), n))
-        out.append("# HELP lighttpd_edge_backend_timeouts_total Requests a backend did not read or answer in time (proxy read/write timeout).")
-        out.append("# TYPE lighttpd_edge_backend_timeouts_total counter")
-        for (backend, direction), n in sorted(counters.timeouts.items()):
-            out.append('lighttpd_edge_backend_timeouts_total{backend="%s",direction="%s"} %d' % (label(backend), direction, n))
-        out.append("# HELP lighttpd_edge_backend_response_failures_total Requests sent to a backend that closed or reset"
-                   " the connection without an answer (the edge answers 500).")
-        out.append("# TYPE lighttpd_edge_backend_response_failures_total counter")
-        for backend, n in sorted(counters.no_response.items()):
-            out.append('lighttpd_edge_backend_response_failures_total{backend="%s"} %d' % (label(backend), n))
-        out.append("# HELP lighttpd_edge_exporter_log_lines_total Log lines read, and those not in the expected format.")
-        out.append("# TYPE lighttpd_edge_exporter_log_lines_total counter")
-        for log in ("access", "error"):
-            out.append('lighttpd_edge_exporter_log_lines_total{log="%s",result="parsed"} %d'
-                       % (log, counters.lines[log] - counters.unparsed[log]))
-            out.append('lighttpd_edge_exporter_log_lines_total{log="%s",result="unparsed"} %d' % (log, counters.unparsed[log]))
+            cumulative = list(zip(BUCKETS, hist)) + [("+Inf", hist[-2])]
+            out.extend(sample(name + "_bucket", [("route", route), ("le", bound)], n) for bound, n in cumulative)
+            out.append(sample(name + "_count", [("route", route)], hist[-2]))
+            out.append(sample(name + "_sum", [("route", route)], hist[-1]))
+        family(out, "lighttpd_edge_refusals_total", "counter",
+               "Inference requests the edge refused itself, by reason"
+               " (rate, in_flight, credentials, failed_credentials_budget, client_certificate).",
+               [([("reason", reason)], n) for reason, n in sorted(counters.refusals.items())])
+        family(out, "lighttpd_edge_backend_connect_failures_total", "counter",
+               "Connections to a backend that failed (refused, unreachable, connect timeout);"
+               " the edge then leaves it out for a while.",
+               [([("backend", backend)], n) for backend, n in sorted(counters.connect_failures.items())])
+        family(out, "lighttpd_edge_backend_timeouts_total", "counter",
+               "Requests a backend did not read or answer in time (proxy read/write timeout).",
+               [([("backend", backend), ("direction", direction)], n)
+                for (backend, direction), n in sorted(counters.timeouts.items())])
+        family(out, "lighttpd_edge_backend_response_failures_total", "counter",
+               "Requests sent to a backend that closed or reset the connection without an answer (the edge answers 500).",
+               [([("backend", backend)], n) for backend, n in sorted(counters.no_response.items())])
+        family(out, "lighttpd_edge_exporter_log_lines_total", "counter",
+               "Log lines read, and those not in the expected format.",
+               [([("log", log), ("result", result)], n) for log in ("access", "error")
+                for result, n in (("parsed", counters.lines[log] - counters.unparsed[log]),
+                                  ("unparsed", counters.unparsed[log]))])
     return out
 
 
 def render_status(status_url, timeout=2.0):
     """Instance up, busy connections and requests in flight per backend, from mod_status;
     and the backends lighttpd knows (its statistics name them HOST:PORT)."""
-    out = ["# HELP lighttpd_edge_up 1 when the edge's lighttpd answered its status page at this scrape.",
-           "# TYPE lighttpd_edge_up gauge"]
+    out = []
+    up_text = "1 when the edge's lighttpd answered its status page at this scrape."
     try:
         with urllib.request.urlopen(status_url + "/server-status?auto", timeout=timeout) as resp:
             status = resp.read().decode("ascii", "replace")
@@ -293,14 +299,13 @@ def render_status(status_url, timeout=2.0):
             statistics = resp.read().decode("ascii", "replace")
     # Any failure to read the status page: down.
     except Exception:  # pylint: disable=broad-except
-        out.append("lighttpd_edge_up 0")
+        family(out, "lighttpd_edge_up", "gauge", up_text, [([], 0)])
         return out, []
-    out.append("lighttpd_edge_up 1")
+    family(out, "lighttpd_edge_up", "gauge", up_text, [([], 1)])
     match = STATUS_CONNECTIONS.search(status)
     if match:
-        out.append("# HELP lighttpd_edge_connections Client connections open now (mod_status BusyServers).")
-        out.append("# TYPE lighttpd_edge_connections gauge")
-        out.append("lighttpd_edge_connections %s" % match.group(1))
+        family(out, "lighttpd_edge_connections", "gauge", "Client connections open now (mod_status BusyServers).",
+               [([], int(match.group(1)))])
     load, connected = {}, {}
     for line in statistics.splitlines():
         match = STATISTICS_LINE.match(line.strip())
@@ -308,14 +313,11 @@ def render_status(status_url, timeout=2.0):
             table = load if match.group("key") == "load" else connected
             backend = match.group("backend")
             table[backend] = table.get(backend, 0) + int(match.group("value"))
-    out.append("# HELP lighttpd_edge_backend_requests_in_flight Requests the edge has open to each backend now.")
-    out.append("# TYPE lighttpd_edge_backend_requests_in_flight gauge")
-    for backend, n in sorted(load.items()):
-        out.append('lighttpd_edge_backend_requests_in_flight{backend="%s"} %d' % (label(backend), n))
-    out.append("# HELP lighttpd_edge_backend_connections_total Connections the edge opened to each backend (lighttpd's statistics: reset by a reload).")
-    out.append("# TYPE lighttpd_edge_backend_connections_total counter")
-    for backend, n in sorted(connected.items()):
-        out.append('lighttpd_edge_backend_connections_total{backend="%s"} %d' % (label(backend), n))
+    family(out, "lighttpd_edge_backend_requests_in_flight", "gauge", "Requests the edge has open to each backend now.",
+           [([("backend", backend)], n) for backend, n in sorted(load.items())])
+    family(out, "lighttpd_edge_backend_connections_total", "counter",
+           "Connections the edge opened to each backend (lighttpd's statistics: reset by a reload).",
+           [([("backend", backend)], n) for backend, n in sorted(connected.items())])
     return out, sorted(set(load) | set(connected))
 
 
@@ -364,9 +366,8 @@ class Exporter(object):
             self.counters.know_backends(backends)
         lines += render_counters(self.counters)
         lines += render_textfile(self.args.textfile) if self.args.textfile else []
-        lines.append("# HELP lighttpd_edge_exporter_start_time_seconds When the exporter started (its counters start at zero then).")
-        lines.append("# TYPE lighttpd_edge_exporter_start_time_seconds gauge")
-        lines.append("lighttpd_edge_exporter_start_time_seconds %s" % fmt(self.started))
+        family(lines, "lighttpd_edge_exporter_start_time_seconds", "gauge",
+               "When the exporter started (its counters start at zero then).", [([], self.started)])
         return ("\n".join(lines) + "\n").encode("utf-8")
 
 
