@@ -1,5 +1,6 @@
 """The whole stack on one host: predictions through the edge over HTTPS, REST confined."""
 import json
+import re
 
 import pytest
 
@@ -25,10 +26,9 @@ def test_label_and_metadata_through_the_edge():
 def test_edge_proxies_over_loopback_first_and_the_other_model_server_as_fall_back():
     conf = host(STACK).file("/etc/lighttpd/instances/edge/lighttpd.conf").content_string
     other = host("stack2").check_output("hostname -I").split()[0]
-    backends = [line.strip() for line in conf.splitlines() if line.strip().startswith('("host" =>')]
-    assert backends[0].startswith('("host" => "127.0.0.1", "port" => 8501'), backends
-    assert backends[1].startswith('("host" => "%s", "port" => 8501' % other), backends
-    assert len(backends) == 2
+    # Each backend is named HOST:PORT (lighttpd's statistics and the metrics use the name).
+    backends = re.findall(r'^\s*"([^"]+)" => \("host" => "([^"]+)", "port" => (\d+)', conf, re.M)
+    assert backends == [("127.0.0.1:8501", "127.0.0.1", "8501"), ("%s:8501" % other, other, "8501")], backends
 
 
 def test_rest_port_refused_from_the_network_and_metrics_not_exposed():
