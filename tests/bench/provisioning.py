@@ -49,7 +49,7 @@ def slowest(output, count=10):
 
 class Fleet(object):
     def __init__(self, size, network, image, out):
-        self.size, self.network, self.image, self.out = size, network, image, out
+        self.size, self.network, self.image, self.out = size, network, image, os.path.abspath(out)
         self.hosts = ["lts-bench-p%d" % i for i in range(size)]
         self.inventory = os.path.join(out, "fleet-%d.yml" % size)
 
