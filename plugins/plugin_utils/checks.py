@@ -77,6 +77,11 @@ def _bind(value):
     return _is_ip(address) and _int_in(match.group(4), 1, 65535)
 
 
+def _port_range(value):
+    match = re.match(r"^([0-9]+) ([0-9]+)\Z", value) if isinstance(value, str) else None
+    return bool(match) and 1024 <= int(match.group(1)) < int(match.group(2)) <= 65535
+
+
 def _outside_world_writable(value):
     return _path(value) and not any(value == d or value.startswith(d + "/") for d in _WORLD_WRITABLE)
 
@@ -163,6 +168,8 @@ RULES = {
     "duration": (lambda v: isinstance(v, str) and bool(_DURATION.match(v))
                  and any(int(n) > 0 for n in re.findall(r"[0-9]+", v)),
                  "a Prometheus duration such as 30s, 5m, 1h30m (not 0)"),
+    "port_range_or_empty": (lambda v: v == "" or _port_range(v),
+                            "'LOW HIGH' with 1024 <= LOW < HIGH <= 65535 (a local port range), or empty"),
     "bind": (_bind, "IPV4:PORT or [IPV6]:PORT"),
     "loopback_bind": (lambda v: _bind(v) and (v.startswith("127.") or v.startswith("[::1]")),
                       "a loopback address with a port (127.x.x.x:PORT or [::1]:PORT)"),

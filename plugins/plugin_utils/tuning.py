@@ -165,6 +165,73 @@ def lighttpd_connection_limits(memory_mb, lighttpd_version, nofile_limit=1048576
     }
 
 
+# ---------------------------------------------------------------- kernel settings for backend connections
+
+# Linux's default ephemeral port range (net.ipv4.ip_local_port_range) and TIME_WAIT length.
+DEFAULT_PORT_RANGE = (32768, 60999)
+TIME_WAIT_SECONDS = 60
+# With net.ipv4.tcp_tw_reuse=1, a port in TIME_WAIT may serve a new connection to the same
+# backend one second after its last packet (TCP timestamps); two seconds of margin.
+_REUSE_SECONDS = 2
+# The widest range the filter chooses on its own: ports below stay for services that bind.
+_WIDEST_LOW_PORT = 10240
+
+
+def _is_loopback(host):
+    host = str(host).strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _port_range(name, value):
+    match = re.match(r"^\s*([0-9]+)\s+([0-9]+)\s*\Z", str(value))
+    if not match:
+        raise TuningError("%s must be 'LOW HIGH' (two port numbers), got %r" % (name, value))
+    low, high = int(match.group(1)), int(match.group(2))
+    if not 1024 <= low < high <= 65535:
+        raise TuningError("%s must satisfy 1024 <= LOW < HIGH <= 65535, got %r" % (name, value))
+    return low, high
+
+
+def lighttpd_kernel_settings(backend_hosts, connections_per_second, port_range=""):
+    """sysctl values an edge needs to open one backend connection per proxied request.
+
+    lighttpd's mod_proxy asks every backend for `Connection: close`, so each proxied request
+    is a new TCP connection. When the edge's side closes first (it does as soon as it has the
+    whole answer, measured at about one connection in six against TF Serving's stand-in, and
+    it can be every one), the edge's socket stays 60 s in TIME_WAIT and keeps its local port
+    for that backend's address and port. With the kernel defaults (tcp_tw_reuse=2: loopback
+    only; 28,232 local ports) a remote backend then gets at most 28232 / 60 = 470 such
+    connections per second from one edge; above that connect() fails and clients get 503.
+
+    net.ipv4.tcp_tw_reuse=1 lets the kernel reuse a TIME_WAIT port for a new outgoing
+    connection one second after its last packet, so the ports needed are about
+    connections_per_second x 2 s; the port range is widened (down to 10240) only when the
+    default range is too small for that. Loopback backends need nothing (the default covers
+    them): the result is empty when every backend is on loopback.
+    """
+    rate = _int("connections_per_second", connections_per_second, minimum=1, maximum=1000000)
+    hosts = list(backend_hosts or [])
+    if not any(not _is_loopback(h) for h in hosts):
+        return {}
+    needed = rate * _REUSE_SECONDS
+    if port_range:
+        low, high = _port_range("port_range", port_range)
+    else:
+        low, high = DEFAULT_PORT_RANGE
+        if high - low + 1 < needed:
+            low = max(_WIDEST_LOW_PORT, high - needed + 1)
+    if high - low + 1 < needed:
+        raise TuningError(
+            "%d new backend connections per second need about %d local ports per backend, more than the %d of %d-%d; "
+            "add backend addresses or edges" % (rate, needed, high - low + 1, low, high))
+    return {"net.ipv4.tcp_tw_reuse": "1", "net.ipv4.ip_local_port_range": "%d %d" % (low, high)}
+
+
 # ---------------------------------------------------------------- TLS
 
 _TLS13_SUITES = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"

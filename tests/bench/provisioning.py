@@ -56,8 +56,11 @@ class Fleet(object):
     def __enter__(self):
         for name in self.hosts:
             run(["podman", "rm", "-f", "-t", "5", name], check=False)
+            # The edge writes net.ipv4 sysctls for remote backends: per network namespace, so only
+            # this container's (unmask /proc/sys, read-only by default).
+            unmask = ["--security-opt", "unmask=/proc/sys"] if name == self.hosts[0] else []
             run(["podman", "run", "-d", "--name", name, "--hostname", name, "--network", self.network,
-                 "--systemd", "always", "--cap-add", "SYS_ADMIN", "--cap-add", "NET_ADMIN", self.image, "/sbin/init"])
+                 "--systemd", "always", "--cap-add", "SYS_ADMIN", "--cap-add", "NET_ADMIN"] + unmask + [self.image, "/sbin/init"])
         edge, servers = self.hosts[0], (self.hosts if self.size == 1 else self.hosts[1:])
         inventory = {"all": {
             "vars": {"ansible_connection": "lts_podman", "ansible_python_interpreter": "/usr/bin/python3",

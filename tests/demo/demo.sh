@@ -43,10 +43,12 @@ up() {
   podman network exists "$network" || podman network create "$network" >/dev/null
   for h in "${hosts[@]}"; do
     if ! podman container exists "$h"; then
-      publish=()
-      [ "$h" = lts-demo-edge1 ] && publish=(-p "127.0.0.1:$port:443")
+      edge_opts=()
+      # The edge sets net.ipv4 sysctls for its remote backends (lighttpd_sysctl_enabled): they
+      # are per network namespace, so only this container's are writable.
+      [ "$h" = lts-demo-edge1 ] && edge_opts=(-p "127.0.0.1:$port:443" --security-opt unmask=/proc/sys)
       podman run -d --name "$h" --hostname "$h" --network "$network" --systemd always \
-        --cap-add SYS_ADMIN --cap-add NET_ADMIN "${publish[@]}" "$image" /sbin/init >/dev/null
+        --cap-add SYS_ADMIN --cap-add NET_ADMIN "${edge_opts[@]}" "$image" /sbin/init >/dev/null
     fi
   done
   extra=(-e "lighttpd_tls_ca_dir=$ca_dir")

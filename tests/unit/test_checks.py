@@ -6,6 +6,8 @@ from ansible_collections.lighttpd_tensorflow.serving.plugins.plugin_utils import
 GOOD_AND_BAD = {
     "port": ([1, 443, 65535, "8080"], [0, -1, 65536, "443\n", "80 81", True, None, 1.5]),
     "port_or_0": ([0, 80], [-1, 70000]),
+    "port_range_or_empty": (["", "1024 65535", "40000 42047"], ["1023 2000", "2000 2000", "3000 2000", "1024\t2048",
+                                                                 "1024 70000", 40000, "40000-42047"]),
     "seconds": ([1, 35], [0, -5, "2s"]),
     "host": (["edge1", "edge.example.org", "10.0.0.1", "fd00::1"],
              ["", "edge\nserver.port = 81", 'a"b', "-edge", "edge_1"]),

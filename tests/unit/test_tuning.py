@@ -319,3 +319,39 @@ def test_fleet_addresses_never_return_anything_but_an_ip(value):
 def test_model_names_with_a_line_break_are_refused(name):
     with pytest.raises(TuningError):
         tuning.tfserving_models_config([{"name": name, "base_path": "/srv/models/m"}])
+
+
+# ----------------------------------------------------------------- lighttpd_kernel_settings
+
+@pytest.mark.parametrize("hosts", [[], ["127.0.0.1"], ["127.0.0.1", "::1", "[::1]", "localhost", "127.0.1.1"]])
+def test_kernel_settings_none_for_loopback_backends(hosts):
+    assert tuning.lighttpd_kernel_settings(hosts, 100000) == {}
+
+
+def test_kernel_settings_reuse_for_any_remote_backend():
+    result = tuning.lighttpd_kernel_settings(["127.0.0.1", "10.0.0.5"], 5000)
+    assert result == {"net.ipv4.tcp_tw_reuse": "1", "net.ipv4.ip_local_port_range": "32768 60999"}
+    assert tuning.lighttpd_kernel_settings(["tfs1.example.org"], 10)["net.ipv4.tcp_tw_reuse"] == "1"
+
+
+@given(st.integers(min_value=1, max_value=25380))
+def test_kernel_settings_widen_the_range_only_when_needed(rate):
+    low, high = (int(p) for p in tuning.lighttpd_kernel_settings(["10.0.0.5"], rate)["net.ipv4.ip_local_port_range"].split())
+    assert high == 60999
+    assert high - low + 1 >= 2 * rate
+    assert low == 32768 or high - low + 1 == 2 * rate
+    assert low >= 10240
+
+
+def test_kernel_settings_refuse_a_rate_no_range_can_hold():
+    with pytest.raises(TuningError, match="add backend addresses or edges"):
+        tuning.lighttpd_kernel_settings(["10.0.0.5"], 30000)
+    with pytest.raises(TuningError, match="more than the 2048 of 40000-42047"):
+        tuning.lighttpd_kernel_settings(["10.0.0.5"], 1500, port_range="40000 42047")
+
+
+def test_kernel_settings_take_a_given_range():
+    result = tuning.lighttpd_kernel_settings(["10.0.0.5"], 1000, port_range="40000 42047")
+    assert result["net.ipv4.ip_local_port_range"] == "40000 42047"
+    with pytest.raises(TuningError, match="1024 <= LOW < HIGH <= 65535"):
+        tuning.lighttpd_kernel_settings(["10.0.0.5"], 10, port_range="80 1000")
