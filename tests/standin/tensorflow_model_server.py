@@ -568,6 +568,9 @@ def main(argv):
     if flags["rest_api_port"]:
         ThreadingHTTPServer.daemon_threads = True
         ThreadingHTTPServer.allow_reuse_address = True
+        # A listen backlog like a real server's (socketserver's default is 5: under a proxy that
+        # connects per request, SYNs overflowed it and waited 1-3 s for their retransmission).
+        ThreadingHTTPServer.request_queue_size = 128
         http = ThreadingHTTPServer(("0.0.0.0", flags["rest_api_port"]), make_handler(server, metrics_path))
         threading.Thread(target=http.serve_forever, daemon=True).start()
         log("Exporting HTTP/REST API at:localhost:%d ..." % flags["rest_api_port"])
