@@ -9,15 +9,17 @@ BIN      := $(VENV)/bin
 CACHE    := $(CURDIR)/.cache
 COLL_DIR := $(CACHE)/collections/ansible_collections/lighttpd_tensorflow/serving
 SCENARIO ?= default
-# Scenarios and the Debian release each runs on in `make test`; both roles also run on Debian 13
-# in `default` (stack2 is always Debian 13) and the lighttpd scenario's client is Debian 13.
-# The tfserving scenario (the role alone: removal and undo, roll-out on loopback, invalid input)
-# and lighttpd on Debian 13 run on demand (`make test-all`, or make molecule
-# SCENARIOS=tfserving:debian13): `make test` must stay under an hour on 2 cores. Images:
+# Scenarios and the Debian release each runs on in `make test` with the development core
+# (requirements.txt); the lighttpd scenario's client is Debian 13. The whole-stack `default`
+# scenario (both roles also on Debian 13: stack2) runs in `make compat` on the OLDEST supported
+# ansible-core with the dependency floors. The tfserving scenario (the role alone: removal and
+# undo, roll-out on loopback, invalid input), lighttpd on Debian 13 and default on the
+# development core run on demand (`make test-all`, or make molecule SCENARIOS=tfserving:debian13):
+# `make test` must stay under an hour on 2 cores (docs/testing.md). Images:
 # localhost/lts-debianNN-systemd (built by `make images`), or MOLECULE_IMAGE_DEBIAN12 /
 # MOLECULE_IMAGE_DEBIAN13 (any systemd image).
-SCENARIOS ?= lighttpd:debian12 default:debian12 cluster:debian12
-ON_DEMAND_SCENARIOS := tfserving:debian13 lighttpd:debian13
+SCENARIOS ?= lighttpd:debian12 cluster:debian12
+ON_DEMAND_SCENARIOS := tfserving:debian13 lighttpd:debian13 default:debian12
 
 export CONTAINERS_CONF := $(CACHE)/containers.conf
 export ANSIBLE_COLLECTIONS_PATH := $(CACHE)/collections
@@ -26,7 +28,7 @@ export PATH := $(BIN):$(PATH)
 export PY_COLORS := 0
 export ANSIBLE_FORCE_COLOR := 0
 
-.PHONY: help venv dev scanner promtool podman images standin lint unit molecule test test-all bench demo demo-destroy build clean
+.PHONY: help venv dev scanner promtool podman images standin lint unit compat molecule test test-all bench demo demo-destroy build clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -69,10 +71,11 @@ images: podman ## build (or reuse) the systemd test-host images
 standin: podman ## build the TF Serving stand-in packages and the signed local apt repository
 	tests/standin/build-repo.sh $(CACHE)/standin-repo
 
-lint: dev ## ansible-lint (production profile), yamllint, ansible-test sanity
+lint: dev ## ansible-lint (production profile), yamllint, ansible-test sanity, the tarball and EE build context
 	yamllint --strict .
 	ansible-lint --profile production
 	tests/sanity/run.sh
+	tests/compat/package.sh
 
 unit: dev promtool ## unit tests: filters, the edge's Lua script and exporter, the Prometheus rules (promtool)
 	@command -v lua5.4 >/dev/null || { apt-get install -y --no-install-recommends lua5.4 \
@@ -92,7 +95,11 @@ molecule: dev scanner images standin ## every scenario (SCENARIOS), or one: make
 	  echo "=== molecule $$name on $$distro passed in $$(( $$(date +%s) - start )) s"; \
 	done
 
-test: lint unit molecule ## everything CI runs
+compat: dev scanner promtool images standin ## every ansible-core minor: sanity and unit tests; default scenario on the oldest, dependency floors
+	PROMTOOL=$(PROMTOOL) tests/compat/run.sh
+	tests/compat/oldest-default.sh
+
+test: lint unit compat molecule ## everything CI runs
 
 test-all: ## make test plus the on-demand scenarios (tfserving, lighttpd on Debian 13)
 	$(MAKE) test SCENARIOS="$(SCENARIOS) $(ON_DEMAND_SCENARIOS)"

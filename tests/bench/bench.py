@@ -135,6 +135,42 @@ class Bench(object):
         print("  %-34s %s" % (run["name"], shown), flush=True)
         return run
 
+    def memory(self, unit):
+        """(RSS KiB of the unit's processes, cgroup memory.current KiB or None)."""
+        procs = self.sh("cat /sys/fs/cgroup/system.slice/%s/cgroup.procs" % unit).split()
+        rss = sum(int(self.sh("awk '/^VmRSS/ {print $2}' /proc/%s/status" % pid, check=False).strip() or 0) for pid in procs)
+        current = self.sh("cat /sys/fs/cgroup/system.slice/%s/memory.current 2>/dev/null" % unit, check=False).strip()
+        return rss, (int(current) // 1024 if current else None)
+
+    def idle_connections(self, name, unit, port, count=1000):
+        """Memory per idle keep-alive TLS connection: COUNT clients each send one request and
+        stay connected while the unit's memory is read (within the edge's 5 s keep-alive idle)."""
+        before = self.memory(unit)
+        script = ("import socket, ssl, sys, time\n"
+                  "ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE\n"
+                  "held = []\n"
+                  "for _ in range(%d):\n"
+                  "    s = ctx.wrap_socket(socket.create_connection(('127.0.0.1', %d)), server_hostname='localhost')\n"
+                  "    s.sendall(b'GET /v1/models/half_plus_two HTTP/1.1\\r\\nHost: localhost\\r\\n\\r\\n'); s.recv(65536)\n"
+                  "    held.append(s)\n"
+                  "print('ready', flush=True); sys.stdin.readline()\n" % (count, port))
+        self.sh("printf '%%s' %s > /opt/bench/hold.py" % shlex.quote(script))
+        proc = subprocess.Popen(["podman", "exec", "-i", self.host, "taskset", "-c", "1", "python3", "/opt/bench/hold.py"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            if proc.stdout.readline().strip() != "ready":
+                raise RuntimeError("%s: the clients did not connect" % name)
+            held = self.memory(unit)
+        finally:
+            proc.communicate("\n", timeout=60)
+        rss_kib = (held[0] - before[0]) / float(count)
+        cgroup_kib = (held[1] - before[1]) / float(count) if held[1] is not None and before[1] is not None else None
+        per = cgroup_kib or rss_kib
+        return self._record({"name": name, "tool": "python ssl clients", "connections": count,
+                             "rss_kib_per_connection": round(rss_kib, 1),
+                             "cgroup_kib_per_connection": round(cgroup_kib, 1) if cgroup_kib is not None else None,
+                             "connections_per_gib": int(1048576 / per) if per > 0 else None})
+
     # ------------------------------------------------------------------ the plan
     def run(self):
         info = self.machine()
@@ -187,6 +223,12 @@ class Bench(object):
         ratios["connections/s, tickets off, resumption asked / full"] = _ratio(reuse["connections_per_s"], new["connections_per_s"])
         ratios["connections/s, tickets on, resumed / full"] = _ratio(t_reuse["connections_per_s"], t_new["connections_per_s"])
 
+        print("memory per idle keep-alive TLS connection (1,000 clients):", flush=True)
+        e = self.idle_connections("edge idle connections", "lighttpd@edge.service", 443)
+        n = self.idle_connections("nginx idle connections", "bench-peer.service", 8443)
+        ratios["edge connections per GiB"] = e["connections_per_gib"]
+        ratios["nginx connections per GiB"] = n["connections_per_gib"]
+
         print("TF Serving stand-in backend (a Python server; c64, wrk):", flush=True)
         self.converge("stand-in", lighttpd_rate_limit_enabled=False,
                       lighttpd_inference_backends=[{"host": "127.0.0.1", "port": 8502}])
@@ -206,7 +248,10 @@ class Bench(object):
                  "versions: %(lighttpd)s; %(nginx)s; %(openssl)s; %(wrk)s; %(h2load)s" % self.results["machine"],
                  "", "%-46s %12s %8s %9s %9s" % ("run", "req/s", "errors", "p50 ms", "p99 ms")]
         for run in self.results["runs"]:
-            if "rps" in run:
+            if "connections_per_gib" in run:
+                lines.append("%-46s %12s %8s   %s KiB per connection (RSS %s)" % (
+                    run["name"], run["connections_per_gib"], "-", run["cgroup_kib_per_connection"], run["rss_kib_per_connection"]))
+            elif "rps" in run:
                 lines.append("%-46s %12.0f %8d %9s %9s" % (run["name"], run["rps"], run["errors"],
                                                           _fmt(run.get("p50_ms", run.get("mean_ms"))), _fmt(run.get("p99_ms"))))
             else:

@@ -5,9 +5,18 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 # ansible-test fetches pip's bootstrap from outside PyPI; give it one built on ensurepip.
-pip_version=24.2  # the pip version ansible-test (ansible-core 2.19) bootstraps
+# The pip versions the ansible-test on PATH bootstraps (one per supported Python range).
+test_python=$(dirname "$(command -v ansible-test)")/python
+pip_versions=$("$test_python" - <<'PY'
+import os, re, ansible_test
+text = open(os.path.join(os.path.dirname(ansible_test.__file__), "_internal", "python_requirements.py")).read()
+print(" ".join(sorted(set(re.findall(r"pip='([0-9.]+)'", text)))))
+PY
+)
 mkdir -p ~/.ansible/test/cache
-cp "$here/get_pip.py" ~/.ansible/test/cache/get_pip_${pip_version//./_}.py
+for pip_version in $pip_versions; do
+  cp "$here/get_pip.py" ~/.ansible/test/cache/get_pip_${pip_version//./_}.py
+done
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 dest="$work/ansible_collections/lighttpd_tensorflow/serving"
 mkdir -p "$dest"
