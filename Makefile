@@ -110,7 +110,7 @@ $(BENCH_VENV)/bin/python: tests/bench/requirements.txt
 	$(BENCH_VENV)/bin/pip install --quiet -r tests/bench/requirements.txt
 	touch $@
 
-bench: dev podman standin $(BENCH_VENV)/bin/python ## the edge vs nginx vs the backend on one test host (.cache/bench/; not in make test)
+bench: dev podman images standin $(BENCH_VENV)/bin/python ## the edge vs nginx vs the backend on one test host (.cache/bench/; not in make test)
 	tests/images/build.sh bookworm
 	tests/bench/bench.sh
 

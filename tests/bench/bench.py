@@ -137,9 +137,10 @@ class Bench(object):
 
     def memory(self, unit):
         """(RSS KiB of the unit's processes, cgroup memory.current KiB or None)."""
-        procs = self.sh("cat /sys/fs/cgroup/system.slice/%s/cgroup.procs" % unit).split()
+        cgroup = "/sys/fs/cgroup" + self.sh("systemctl show -p ControlGroup --value %s" % unit).strip()
+        procs = self.sh("cat %s/cgroup.procs" % cgroup).split()
         rss = sum(int(self.sh("awk '/^VmRSS/ {print $2}' /proc/%s/status" % pid, check=False).strip() or 0) for pid in procs)
-        current = self.sh("cat /sys/fs/cgroup/system.slice/%s/memory.current 2>/dev/null" % unit, check=False).strip()
+        current = self.sh("cat %s/memory.current 2>/dev/null" % cgroup, check=False).strip()
         return rss, (int(current) // 1024 if current else None)
 
     def idle_connections(self, name, unit, port, count=1000):
