@@ -136,12 +136,9 @@ class Bench(object):
         return run
 
     def memory(self, unit):
-        """(RSS KiB of the unit's processes, cgroup memory.current KiB or None)."""
-        cgroup = "/sys/fs/cgroup" + self.sh("systemctl show -p ControlGroup --value %s" % unit).strip()
-        procs = self.sh("cat %s/cgroup.procs" % cgroup).split()
-        rss = sum(int(self.sh("awk '/^VmRSS/ {print $2}' /proc/%s/status" % pid, check=False).strip() or 0) for pid in procs)
-        current = self.sh("cat %s/memory.current 2>/dev/null" % cgroup, check=False).strip()
-        return rss, (int(current) // 1024 if current else None)
+        """RSS KiB of the unit's processes (kernel socket buffers are not in it)."""
+        procs = self.sh("cat $(find /sys/fs/cgroup -type d -name %s | head -1)/cgroup.procs" % shlex.quote(unit)).split()
+        return sum(int(self.sh("awk '/^VmRSS/ {print $2}' /proc/%s/status" % pid, check=False).strip() or 0) for pid in procs)
 
     def idle_connections(self, name, unit, port, count=1000):
         """Memory per idle keep-alive TLS connection: COUNT clients each send one request and
@@ -164,12 +161,9 @@ class Bench(object):
             held = self.memory(unit)
         finally:
             proc.communicate("\n", timeout=60)
-        rss_kib = (held[0] - before[0]) / float(count)
-        cgroup_kib = (held[1] - before[1]) / float(count) if held[1] is not None and before[1] is not None else None
-        per = cgroup_kib or rss_kib
+        per = (held - before) / float(count)
         return self._record({"name": name, "tool": "python ssl clients", "connections": count,
-                             "rss_kib_per_connection": round(rss_kib, 1),
-                             "cgroup_kib_per_connection": round(cgroup_kib, 1) if cgroup_kib is not None else None,
+                             "rss_kib_per_connection": round(per, 1),
                              "connections_per_gib": int(1048576 / per) if per > 0 else None})
 
     # ------------------------------------------------------------------ the plan
@@ -250,8 +244,8 @@ class Bench(object):
                  "", "%-46s %12s %8s %9s %9s" % ("run", "req/s", "errors", "p50 ms", "p99 ms")]
         for run in self.results["runs"]:
             if "connections_per_gib" in run:
-                lines.append("%-46s %12s %8s   %s KiB per connection (RSS %s)" % (
-                    run["name"], run["connections_per_gib"], "-", run["cgroup_kib_per_connection"], run["rss_kib_per_connection"]))
+                lines.append("%-46s %12s %8s   %s KiB RSS per connection (connections per GiB)" % (
+                    run["name"], run["connections_per_gib"], "-", run["rss_kib_per_connection"]))
             elif "rps" in run:
                 lines.append("%-46s %12.0f %8d %9s %9s" % (run["name"], run["rps"], run["errors"],
                                                           _fmt(run.get("p50_ms", run.get("mean_ms"))), _fmt(run.get("p99_ms"))))
