@@ -21,7 +21,8 @@ predict=(curl -sS --fail --cacert "$ca_dir/ca.pem" --resolve "localhost:$port:12
          -d '{"instances": [1.0, 2.0, 5.0]}' "https://localhost:$port/v1/models/half_plus_two:predict")
 
 down() {
-  for h in "${hosts[@]}"; do podman rm -f -t 5 "$h" >/dev/null 2>&1 || true; done
+  # The hosts' cached facts go with them: a new fleet gets new addresses (ansible.cfg caches facts).
+  for h in "${hosts[@]}"; do podman rm -f -t 5 "$h" >/dev/null 2>&1 || true; rm -f "$root/.cache/facts/$h" "$root/.cache/facts/"s[0-9]*_"$h"; done
   podman network rm "$network" >/dev/null 2>&1 || true
   echo "demo fleet removed"
 }
@@ -43,6 +44,7 @@ up() {
   podman network exists "$network" || podman network create "$network" >/dev/null
   for h in "${hosts[@]}"; do
     if ! podman container exists "$h"; then
+      rm -f "$root/.cache/facts/$h" "$root/.cache/facts/"s[0-9]*_"$h"  # facts cached for an earlier container of that name are stale
       edge_opts=()
       # The edge sets net.ipv4 sysctls for its remote backends (lighttpd_sysctl_enabled): they
       # are per network namespace, so only this container's are writable.
