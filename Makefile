@@ -78,8 +78,9 @@ lint: dev ## ansible-lint (production profile), yamllint, ansible-test sanity, t
 	tests/compat/package.sh
 
 unit: dev promtool ## unit tests: filters, the edge's Lua script and exporter, the Prometheus rules (promtool)
-	@command -v lua5.4 >/dev/null || { apt-get install -y --no-install-recommends lua5.4 \
-	  || { apt-get update && apt-get install -y --no-install-recommends lua5.4; }; }
+	@dpkg-query -W lua5.4 lua-luaossl lua-cjson >/dev/null 2>&1 \
+	  || apt-get install -y --no-install-recommends lua5.4 lua-luaossl lua-cjson \
+	  || { apt-get update && apt-get install -y --no-install-recommends lua5.4 lua-luaossl lua-cjson; }
 	PROMTOOL=$(PROMTOOL) python -m pytest -q tests/unit
 
 molecule: dev scanner images standin ## every scenario (SCENARIOS), or one: make molecule SCENARIO=NAME

@@ -28,6 +28,12 @@ _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}\Z")
 _INSTANCE = re.compile(r"^[a-z][a-z0-9-]{0,22}\Z")  # lighttpd-NAME fits a 32-character account name
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _WORLD_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/shm", "/var/crash")
+# OAuth 2.0 scope tokens (RFC 6749 3.3) without the quote and backslash (they go into a header).
+_SCOPE = re.compile(r'^[\x21\x23-\x5b\x5d-\x7e]{1,128}\Z')
+# A TF Serving model name as the edge's inference routes accept it.
+_MODEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\Z")
+JWS_ALGORITHMS = ("RS256", "RS384", "RS512", "ES256", "ES384", "ES512")
+JWS_ROUTES = ("inference", "metadata", "status")
 _SECRET_WORDS = ("key_content", "cert_content", "password", "secret", "token", "passphrase", "hmac")
 _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?([.][A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+\Z")
 _CALENDAR = re.compile(r"^[A-Za-z0-9*/:.,~ -]{1,100}\Z")
@@ -110,6 +116,27 @@ def _backends(value):
         isinstance(b, dict) and _host(b.get("host")) and _int_in(b.get("port"), 1, 65535) for b in value)
 
 
+def _scopes(value):
+    return isinstance(value, list) and all(isinstance(s, str) and _SCOPE.match(s) for s in value)
+
+
+def _access_rules(value):
+    """OIDC access rules: {model: NAME, routes: [inference|metadata|status], scopes: [SCOPE, ...]}."""
+    if not isinstance(value, list):
+        return False
+    for rule in value:
+        if not isinstance(rule, dict) or set(rule) - {"model", "routes", "scopes"}:
+            return False
+        if not (isinstance(rule.get("model"), str) and _MODEL.match(rule["model"])):
+            return False
+        routes = rule.get("routes", ["inference"])
+        if not (isinstance(routes, list) and routes and set(routes) <= set(JWS_ROUTES) and all(isinstance(r, str) for r in routes)):
+            return False
+        if not (_scopes(rule.get("scopes")) and rule["scopes"]):
+            return False
+    return True
+
+
 def _pem(value):
     return value == "" or (isinstance(value, str) and "-----BEGIN " in value
                            and not re.search(r"[\x00-\x09\x0b-\x1f\x7f]", value))
@@ -170,6 +197,22 @@ RULES = {
                  "a Prometheus duration such as 30s, 5m, 1h30m (not 0)"),
     "port_range_or_empty": (lambda v: v == "" or _port_range(v),
                             "'LOW HIGH' with 1024 <= LOW < HIGH <= 65535 (a local port range), or empty"),
+    "credentials_required": (lambda v: v in ("any", "all"), "any or all"),
+    "https_url_or_empty": (lambda v: v == "" or (isinstance(v, str) and bool(_URL.match(v)) and v.startswith("https://")),
+                           "an https:// URL without spaces or quotes, or empty"),
+    "audiences": (lambda v: isinstance(v, list) and all(isinstance(a, str) and 0 < len(a) <= 256 and not _CONTROL.search(a)
+                                                        and '"' not in a for a in v),
+                  "a list of audience values (1-256 characters, no quotes or control characters)"),
+    "jws_algorithms": (lambda v: isinstance(v, list) and len(v) > 0 and all(a in JWS_ALGORITHMS for a in v),
+                       "a non-empty list of " + ", ".join(JWS_ALGORITHMS) + " (never none or HMAC)"),
+    "skew_seconds": (lambda v: _int_in(v, 0, 600), "whole seconds 0-600"),
+    "claims": (lambda v: isinstance(v, dict) and all(isinstance(k, str) and k and isinstance(x, str) and not _CONTROL.search(x)
+                                                     and '"' not in x for k, x in v.items()),
+               "a dict of claim name -> string value"),
+    "access_rules": (_access_rules, "a list of {model: a model name, routes: a list of " + ", ".join(JWS_ROUTES)
+                     + " (default [inference]), scopes: a non-empty list of scopes}"),
+    "scopes": (_scopes, "a list of OAuth scopes (printable, no spaces, quotes or backslashes)"),
+    "token_bytes": (lambda v: _int_in(v, 512, 65536), "bytes 512-65536"),
     "bind": (_bind, "IPV4:PORT or [IPV6]:PORT"),
     "loopback_bind": (lambda v: _bind(v) and (v.startswith("127.") or v.startswith("[::1]")),
                       "a loopback address with a port (127.x.x.x:PORT or [::1]:PORT)"),
@@ -219,7 +262,7 @@ RULES = {
 
 
 def _shown(name, value):
-    if any(word in name for word in _SECRET_WORDS) and value not in ("", None):
+    if any(word in name for word in _SECRET_WORDS) and isinstance(value, str) and value != "":
         return "(secret, %d characters)" % len(str(value))
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."

@@ -21,6 +21,7 @@ VARS = {
     "lighttpd_rate_limit_ipv6_prefix": 64, "lighttpd_api_key_failures_per_minute": 10,
     "lighttpd_tls_client_verify": "off", "lighttpd_trusted_proxies": [],
     "lighttpd_api_key_sha256": ["digest"], "__lighttpd_graceful_timeout": 43,
+    "lighttpd_inference_credentials_required": "any", "__lighttpd_oidc_enabled": False,
 }
 
 
