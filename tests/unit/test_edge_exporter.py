@@ -144,7 +144,7 @@ def test_follower_waits_for_a_missing_log(tmp_path):
 
 def test_allow_list(tmp_path):
     args = argparse.Namespace(allow=["10.89.0.0/24", "fd00::/64"], access_log=str(tmp_path / "a"),
-                              error_log=str(tmp_path / "e"), status_url="http://127.0.0.1:1", textfile="", routes="")
+                              error_log=str(tmp_path / "e"), status_url="http://127.0.0.1:1", textfile=[], routes="")
     edge = exporter.Exporter(args)
     assert edge.allows("127.0.0.1") and edge.allows("::1")
     assert edge.allows("10.89.0.200") and edge.allows("::ffff:10.89.0.9") and edge.allows("fd00::1")

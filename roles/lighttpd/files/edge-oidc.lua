@@ -57,6 +57,9 @@ local Verifier = {}
 Verifier.__index = Verifier
 
 local function new(config)
+  for _, name in ipairs({"clock_skew", "max_bytes", "cache_entries", "refresh_seconds"}) do
+    config[name] = math.tointeger(tonumber(config[name])) or error("oidc: " .. name .. " is not a whole number")
+  end
   local self = setmetatable({config = config, keys = {}, keys_text = nil, keys_checked = -1,
                              refresh_asked = -math.huge, cur = {}, old = {}, ncur = 0,
                              algorithms = {}, audiences = {}}, Verifier)
@@ -76,7 +79,11 @@ function Verifier:load_keys(now)
   f:close()
   if text == self.keys_text then return end
   local doc = cjson.decode(text or "")
-  if type(doc) ~= "table" or type(doc.keys) ~= "table" then return end
+  -- Keys of another issuer (the file of an earlier configuration) verify nothing.
+  if type(doc) ~= "table" or type(doc.keys) ~= "table" or doc.issuer ~= self.config.issuer then
+    self.keys, self.keys_text, self.cur, self.old, self.ncur = {}, text, {}, {}, 0
+    return
+  end
   local keys = {}
   for kid, jwk in pairs(doc.keys) do
     local ok, key = pcall(pkey.new, jwk.pem)

@@ -36,7 +36,7 @@ ROUTES = ("inference", "static", "status", "denied", "acme", "redirect", "other"
 ROTATED_GRACE_SECONDS = 30
 
 # accesslog.format (roles/lighttpd/templates/_common.conf.j2):
-# TIME CLIENT "REQUEST" STATUS BYTES_IN BYTES_OUT DURATION_US port=P ctype=CT refusal=REASON route=R "UA"
+# TIME CLIENT "REQUEST" STATUS BYTES_IN BYTES_OUT DURATION_US port=P ctype=CT refusal=REASON route=R "UA" sub=SUBJECT
 # (the fields a client controls come last and are not read).
 ACCESS_LINE = re.compile(
     r'^\S+ \S+ "(?P<request>(?:[^"\\]|\\.)*)" (?P<status>\d{3}) \S+ \S+ (?P<duration>-?\d+) '
@@ -266,7 +266,7 @@ def render_counters(counters):
             out.append(sample(name + "_sum", [("route", route)], hist[-1]))
         family(out, "lighttpd_edge_refusals_total", "counter",
                "Inference requests the edge refused itself, by reason"
-               " (rate, in_flight, credentials, failed_credentials_budget, client_certificate).",
+               " (rate, in_flight, credentials, token, scope, failed_credentials_budget, client_certificate).",
                [([("reason", reason)], n) for reason, n in sorted(counters.refusals.items())])
         family(out, "lighttpd_edge_backend_connect_failures_total", "counter",
                "Connections to a backend that failed (refused, unreachable, connect timeout);"
@@ -322,7 +322,8 @@ def render_status(status_url, timeout=2.0):
 
 
 def render_textfile(path):
-    """The certificate metrics lighttpd-edge-cert writes (Prometheus text already)."""
+    """Metrics other programs write (Prometheus text already): lighttpd-edge-cert's certificate
+    dates, lighttpd-edge-oidc-keys' fetches. A missing file adds nothing."""
     try:
         with open(path, encoding="utf-8") as handle:
             return [line.rstrip("\n") for line in handle if line.strip()]
@@ -365,7 +366,8 @@ class Exporter(object):
         with self.counters.lock:
             self.counters.know_backends(backends)
         lines += render_counters(self.counters)
-        lines += render_textfile(self.args.textfile) if self.args.textfile else []
+        for path in self.args.textfile:
+            lines += render_textfile(path)
         family(lines, "lighttpd_edge_exporter_start_time_seconds", "gauge",
                "When the exporter started (its counters start at zero then).", [([], self.started)])
         return ("\n".join(lines) + "\n").encode("utf-8")
@@ -414,7 +416,8 @@ def main(argv=None):
     parser.add_argument("--access-log", required=True)
     parser.add_argument("--error-log", required=True)
     parser.add_argument("--status-url", required=True, help="http://ADDRESS:PORT of the edge's mod_status listener")
-    parser.add_argument("--textfile", default="", help="Prometheus text file appended to every scrape")
+    parser.add_argument("--textfile", action="append", default=[],
+                        help="Prometheus text file appended to every scrape (certificate, access-token keys)")
     parser.add_argument("--routes", default="", help="JSON: the edge's ports and route patterns (see Router)")
     parser.add_argument("--poll-seconds", type=float, default=1.0)
     args = parser.parse_args(argv)

@@ -1,4 +1,5 @@
-#!/usr/bin/python3
+# -*- coding: utf-8 -*-
+# Installed by the lighttpd role of lighttpd_tensorflow.serving (docs/authentication.md).
 """Fetch an OpenID issuer's signing keys for the edge (lighttpd-edge-oidc-keys.service).
 
 Reads the issuer's /.well-known/openid-configuration (its "issuer" must be the configured one,
@@ -200,7 +201,7 @@ def run(config, now=time.time, sleep=time.sleep):
         status = {}
     status = {"last_attempt": status.get("last_attempt", 0), "last_success": status.get("last_success", 0),
               "consecutive_failures": status.get("consecutive_failures", 0), "keys": status.get("keys", 0)}
-    wait = status["last_attempt"] + config["min_interval"] - now()
+    wait = status["last_attempt"] + float(config["min_interval"]) - now()
     if wait > 0:
         sleep(wait)
     status["last_attempt"] = int(now())
