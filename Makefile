@@ -28,7 +28,7 @@ export PATH := $(BIN):$(PATH)
 export PY_COLORS := 0
 export ANSIBLE_FORCE_COLOR := 0
 
-.PHONY: help venv dev scanner promtool podman images standin lint unit compat molecule test test-all bench demo demo-destroy build clean
+.PHONY: help venv dev scanner promtool podman images standin oidc-provider lint unit compat molecule test test-all bench demo demo-destroy build clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -68,6 +68,16 @@ podman: ## install podman when missing and write the project-local containers.co
 images: podman ## build (or reuse) the systemd test-host images
 	tests/images/build.sh bookworm trixie
 
+oidc-provider: $(CACHE)/oidc-provider.tar.gz ## the test OpenID Provider (oidc-provider from npm, pinned by its lock file)
+
+$(CACHE)/oidc-provider.tar.gz: tests/oidc-provider/package.json tests/oidc-provider/package-lock.json tests/oidc-provider/server.mjs
+	@command -v npm >/dev/null || apt-get install -y --no-install-recommends npm \
+	  || { apt-get update && apt-get install -y --no-install-recommends npm; }
+	rm -rf $(CACHE)/oidc-provider && mkdir -p $(CACHE)/oidc-provider
+	cp $^ $(CACHE)/oidc-provider/
+	cd $(CACHE)/oidc-provider && npm ci --omit=dev --no-audit --no-fund
+	tar -C $(CACHE)/oidc-provider -czf $@.tmp . && mv $@.tmp $@
+
 standin: podman ## build the TF Serving stand-in packages and the signed local apt repository
 	tests/standin/build-repo.sh $(CACHE)/standin-repo
 
@@ -83,7 +93,7 @@ unit: dev promtool ## unit tests: filters, the edge's Lua script and exporter, t
 	  || { apt-get update && apt-get install -y --no-install-recommends lua5.4 lua-luaossl lua-cjson; }
 	PROMTOOL=$(PROMTOOL) python -m pytest -q tests/unit
 
-molecule: dev scanner images standin ## every scenario (SCENARIOS), or one: make molecule SCENARIO=NAME
+molecule: dev scanner images standin oidc-provider ## every scenario (SCENARIOS), or one: make molecule SCENARIO=NAME
 	@if [ "$(origin SCENARIO)" = "command line" ]; then \
 	  list="$(firstword $(filter $(SCENARIO):%,$(SCENARIOS) $(ON_DEMAND_SCENARIOS)))"; \
 	else list="$(SCENARIOS)"; fi; \

@@ -4,11 +4,14 @@
 Answers every request with JSON naming itself, its PID, the path and the forwarding headers
 it received, so tests can see which backend served a request and what the edge forwarded.
 A query `delay=SECONDS` (at most 60) makes it answer that much later: a slow model.
+GET /__served answers the number of requests it has served (its own count, as TF Serving's
+metrics would have it; the edge never forwards that path).
 Usage: backend.py PORT NAME
 """
 import json
 import os
 import sys
+import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -19,7 +22,19 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+    served = 0
+    served_lock = threading.Lock()
+
     def answer(self):
+        if self.path == "/__served":
+            data = b"%d\n" % Handler.served
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
+        with Handler.served_lock:
+            Handler.served += 1
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         query = dict(p.split("=", 1) for p in self.path.partition("?")[2].split("&") if "=" in p)
