@@ -93,10 +93,12 @@ class Bench(object):
         return info
 
     # ------------------------------------------------------------------ load tools
-    def wrk(self, name, url, connections, api_key=False, close=False):
+    def wrk(self, name, url, connections, api_key=False, close=False, bearer=None):
         env = {}
         if api_key:
             env["BENCH_API_KEY"] = API_KEY
+        if bearer:
+            env["BENCH_BEARER"] = bearer
         if close:
             env["BENCH_CLOSE"] = "1"
         out = self.sh("taskset -c 1 wrk -t1 -c%d -d%ds --latency -s /opt/bench/post.lua %s"
@@ -207,6 +209,24 @@ class Bench(object):
         keys = self.wrk("edge limiter + API key c64", edge, 64, api_key=True)
         ratios["edge limiter / bare"] = _ratio(default["rps"], bare["rps"])
         ratios["edge limiter + API key / bare"] = _ratio(keys["rps"], bare["rps"])
+
+        print("access tokens (OpenID Connect, RS256), each against the bare edge (c64, wrk):", flush=True)
+        token = self.sh("python3 /opt/bench/issuer.py setup").strip()
+        self.sh("systemctl stop bench-issuer 2>/dev/null; systemd-run --unit=bench-issuer --collect"
+                " taskset -c 1 python3 /opt/bench/issuer.py serve >/dev/null; sleep 1", check=False)
+        oidc = {"lighttpd_oidc_issuer": "https://localhost:9443", "lighttpd_oidc_audiences": ["https://bench/v1"],
+                "lighttpd_oidc_ca_file": "/opt/bench/issuer/tls.pem", "lighttpd_oidc_default_scopes": ["predict"]}
+        self.converge("oidc, every request verified", lighttpd_rate_limit_enabled=False, lighttpd_oidc_cache_entries=0, **oidc)
+        cold = self.wrk("edge token verified each time c64", edge, 64, bearer=token)
+        self.converge("oidc, verified tokens remembered", lighttpd_rate_limit_enabled=False, **oidc)
+        cached = self.wrk("edge token remembered c64", edge, 64, bearer=token)
+        self.converge("api key, no limiter", lighttpd_rate_limit_enabled=False,
+                      lighttpd_api_key_sha256=[hashlib.sha256(API_KEY.encode()).hexdigest()])
+        key_only = self.wrk("edge API key (no limiter) c64", edge, 64, api_key=True)
+        ratios["API key / bare"] = _ratio(key_only["rps"], bare["rps"])
+        ratios["access token verified each time / bare"] = _ratio(cold["rps"], bare["rps"])
+        ratios["access token remembered / bare"] = _ratio(cached["rps"], bare["rps"])
+        ratios["access token remembered / verified each time"] = _ratio(cached["rps"], cold["rps"])
 
         print("TLS resumption (openssl s_time, one client):", flush=True)
         self.converge("bare", lighttpd_rate_limit_enabled=False)

@@ -36,6 +36,7 @@ if (command === 'add-key') {
   writeKeys(file, readKeys(file).slice(0, 1));
 } else if (command === 'serve') {
   const config = JSON.parse(fs.readFileSync(file, 'utf8'));
+  const signingAlg = readKeys(config.keys_file)[0].alg;
   const provider = new Provider(config.issuer, {
     clients: config.clients.map((client) => ({
       client_id: client.client_id,
@@ -44,6 +45,7 @@ if (command === 'add-key') {
       redirect_uris: [],
       response_types: [],
       scope: client.scope,
+      id_token_signed_response_alg: signingAlg,  // the client's ID tokens too (a key of it must exist)
     })),
     jwks: { keys: readKeys(config.keys_file) },
     scopes: ['openid', ...config.scopes],
@@ -61,7 +63,7 @@ if (command === 'add-key') {
             audience: config.audience,
             accessTokenTTL: config.ttl,
             accessTokenFormat: 'jwt',
-            jwt: { sign: { alg: readKeys(config.keys_file)[0].alg } },
+            jwt: { sign: { alg: signingAlg } },
           };
         },
       },

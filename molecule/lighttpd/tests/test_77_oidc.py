@@ -180,6 +180,9 @@ def test_valid_tokens_pass_and_every_broken_one_is_refused_before_the_backend(pr
     assert 'error="insufficient_scope"' in answers["without the model's scope"][1]
 
     # The reason is in the error log, the token in no log; the subject of a good token is.
+    # (lighttpd writes its access log in batches: wait for the last request's line.)
+    host(EDGE).check_output("for i in $(seq 20); do grep -q 'refusal=scope' /var/log/lighttpd-edge/access.log && break;"
+                            " sleep 0.5; done")
     access = host(EDGE).check_output("cat /var/log/lighttpd-edge/access.log")
     errors = host(EDGE).check_output("cat /var/log/lighttpd-edge/error.log")
     for reason in ("(exp)", "(nbf)", "(iss)", "(aud)", "(algorithm not accepted)", "(unknown kid)",

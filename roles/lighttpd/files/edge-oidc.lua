@@ -1,5 +1,6 @@
 -- OpenID Connect access tokens verified inside the edge's event loop (docs/authentication.md).
--- Loaded once per lighttpd process by the inference script; returns new(config), a verifier.
+-- Loaded once per lighttpd process by the inference script; returns new(config, c), a verifier;
+-- c is mod_magnet's lighty.c (a script's lighty table is not among the globals this file sees).
 --
 -- A token is a JWS in compact form (RFC 7515), a JWT access token (RFC 9068, RFC 7519). The
 -- signature is checked with the issuer's public keys, which lighttpd-edge-oidc-keys.service
@@ -21,11 +22,12 @@ local HASH = {RS256 = "sha256", RS384 = "sha384", RS512 = "sha512",
 local CURVE = {ES256 = "P-256", ES384 = "P-384", ES512 = "P-521"}
 local EC_BYTES = {ES256 = 32, ES384 = 48, ES512 = 66}   -- bytes of r and of s in a JWS signature
 local TYP = {["jwt"] = true, ["at+jwt"] = true, ["application/at+jwt"] = true}
+local C   -- lighty.c: md (hash, hex) and b64urldec
 
 -- base64url without padding, strictly: another alphabet or a length no encoder makes is malformed.
 local function b64url(s)
   if s == "" or #s % 4 == 1 or s:find("[^A-Za-z0-9_-]") then return nil end
-  local ok, out = pcall(lighty.c.b64urldec, s)
+  local ok, out = pcall(C.b64urldec, s)
   if ok and type(out) == "string" and out ~= "" then return out end
   return nil
 end
@@ -56,7 +58,8 @@ end
 local Verifier = {}
 Verifier.__index = Verifier
 
-local function new(config)
+local function new(config, c)
+  C = c
   for _, name in ipairs({"clock_skew", "max_bytes", "cache_entries", "refresh_seconds"}) do
     config[name] = math.tointeger(tonumber(config[name])) or error("oidc: " .. name .. " is not a whole number")
   end
@@ -146,7 +149,7 @@ end
 function Verifier:verify(token, now)
   if #token > self.config.max_bytes then return nil, "too large" end
   self:load_keys(now)
-  local id = lighty.c.md("sha256", token)
+  local id = C.md("sha256", token)
   local claims = self.cur[id] or self.old[id]
   if not claims then
     local h64, p64, s64 = token:match("^([^.]+)%.([^.]+)%.([^.]+)$")

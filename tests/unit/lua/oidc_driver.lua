@@ -23,7 +23,7 @@ local function b64urldec(s)
   return table.concat(out)
 end
 
-lighty = {c = {
+local lighty = {c = {
   md = function(alg, data)
     return (digest.new(alg):final(data):gsub(".", function(c) return string.format("%02X", c:byte()) end))
   end,
@@ -32,7 +32,7 @@ lighty = {c = {
 
 local new = dofile(arg[1])
 local config = cjson.decode(io.open(arg[2]):read("a"))
-local verifier = new(config)
+local verifier = new(config, lighty.c)
 for line in io.lines(arg[3]) do
   local name, now, model, route, token = line:match("^(%S+) (%S+) (%S+) (%S+) (%S*)$")
   local claims, why = verifier:verify(token, tonumber(now))
