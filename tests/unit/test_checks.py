@@ -49,6 +49,23 @@ GOOD_AND_BAD = {
     "base64url_or_empty": (["", "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W"],
                            ["short", "not base64!not base64!", "a+b/c" * 5]),
     "calendar": (["*-*-* 00/12:00:00", "daily", "Mon *-*-* 03:00", "*:*:0/15"], ["", "daily\nExecStart=/bin/sh", 'x"y']),
+    "credentials_required": (["any", "all"], ["both", "", None, True]),
+    "https_url_or_empty": (["", "https://keycloak.example.org/realms/ml", "https://tenant.eu.auth0.com/"],
+                           ["http://idp.example.org", "https://idp\n", "idp.example.org"]),
+    "audiences": ([[], ["tf-serving", "https://models.example.org", "api://default"]],
+                  [["a\nb"], [""], ['a"b'], "tf-serving", [1]]),
+    "jws_algorithms": ([["RS256"], ["RS256", "ES256", "ES512"]], [[], ["HS256"], ["none"], ["RS256", "PS256"], "RS256"]),
+    "skew_seconds": ([0, 60, 600], [-1, 601, "60s"]),
+    "claims": ([{}, {"azp": "svc-a", "groups": "ml"}], [{"azp": 1}, {"": "x"}, {"a": "b\nc"}, ["azp"]]),
+    "access_rules": ([[], [{"model": "fraud", "scopes": ["predict:fraud"]}],
+                      [{"model": "fraud", "routes": ["metadata", "status"], "scopes": ["read:fraud"]}]],
+                     [[{"scopes": ["predict:fraud"]}], [{"model": "", "scopes": ["a"]}],
+                      [{"model": "fraud", "scopes": []}], [{"model": "fraud", "routes": ["predict"], "scopes": ["a"]}],
+                      [{"model": "fraud", "routes": [], "scopes": ["a"]}], [{"model": "fraud", "scope": ["a"]}],
+                      [{"model": "fraud", "scopes": ["a b"]}], {"model": "fraud", "scopes": ["a"]}]),
+    "scopes": ([[], ["predict", "predict:fraud", "https://api.example.org/predict"]],
+               [["a b"], ['a"'], ["a\\b"], [""], "predict"]),
+    "token_bytes": ([512, 8192, 65536], [511, 65537, "8k"]),
 }
 
 
