@@ -87,12 +87,12 @@ function Verifier:load_keys(now)
     self.keys, self.keys_text, self.cur, self.old, self.ncur = {}, text, {}, {}, 0
     return
   end
+  -- (JSON null is cjson.null, not nil: only strings count)
+  local function str(v) return type(v) == "string" and v or nil end
   local keys = {}
   for kid, jwk in pairs(doc.keys) do
     local ok, key = pcall(pkey.new, jwk.pem)
-    -- (JSON null is cjson.null, not nil: only strings count)
-    local function text(v) return type(v) == "string" and v or nil end
-    if ok and key then keys[kid] = {key = key, kty = text(jwk.kty), crv = text(jwk.crv), alg = text(jwk.alg)} end
+    if ok and key then keys[kid] = {key = key, kty = str(jwk.kty), crv = str(jwk.crv), alg = str(jwk.alg)} end
   end
   self.keys, self.keys_text = keys, text
   -- Verified tokens are remembered only for the keys that verified them.
