@@ -17,6 +17,8 @@ __metaclass__ = type
 import ipaddress
 import re
 
+from ansible_collections.lighttpd_tensorflow.serving.plugins.plugin_utils import prediction_cache
+
 _DNS = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?([.][A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*[.]?\Z")
 _PATH = re.compile(r"^/[A-Za-z0-9_./@+=,:-]*\Z")
 _URL = re.compile(r"^(https?)://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?(/[A-Za-z0-9_./~%+=:@,-]*)?\Z")
@@ -159,6 +161,11 @@ def _logrotate(value):
 
 # rule name -> (test, what is allowed)
 RULES = {
+    "cache_models": (prediction_cache.cache_models_valid,
+                     "a list of {model: a model name, routes: a list of " + ", ".join(prediction_cache.CACHE_ROUTES)
+                     + " (default [predict])}, each model once"),
+    "mib": (lambda v: _int_in(v, 1, 1048576), "MiB 1-1048576 (1 TiB)"),
+    "cache_bytes": (lambda v: _int_in(v, 1, 16777216), "bytes 1-16777216 (16 MiB)"),
     "bool": (lambda v: isinstance(v, bool), "true or false"),
     "port": (lambda v: _int_in(v, 1, 65535), "a port number 1-65535"),
     "port_or_0": (lambda v: _int_in(v, 0, 65535), "a port number 1-65535, or 0 for off"),

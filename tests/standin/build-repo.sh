@@ -29,7 +29,9 @@ for version in $versions; do
   chmod 0755 "$pkg/usr/bin/tensorflow_model_server"
   cp "$root/plugins/plugin_utils/textproto.py" "$lib/textproto.py"
   cp "$root/tests/models/half_plus_two_cpu_metadata.json" "$lib/half_plus_two_metadata.json"
-  sha256sum "$root"/tests/models/half_plus_two_*/*/saved_model.pb | cut -d' ' -f1 | sort -u > "$lib/half_plus_two.sha256"
+  # The test models it evaluates: sha256 of saved_model.pb and the offset b of y = 0.5 x + b.
+  { sha256sum "$root"/tests/models/half_plus_two_*/*/saved_model.pb | sed 's/ .*/ 2/'
+    sha256sum "$root"/tests/models/half_plus_three/*/saved_model.pb | sed 's/ .*/ 3/'; } | sort -u > "$lib/models.sha256"
   echo "TEST STAND-IN for tensorflow_model_server built by lighttpd_tensorflow.serving's tests." \
     > "$pkg/usr/share/doc/tensorflow-model-server/README.standin"
   cat > "$pkg/DEBIAN/control" <<CTRL
@@ -44,7 +46,7 @@ Priority: optional
 Description: TEST STAND-IN for TensorFlow Serving (not TensorFlow Serving)
  A protocol-compatible stand-in for tensorflow_model_server, used only by the
  lighttpd_tensorflow.serving Molecule scenarios. It evaluates only the
- half_plus_two test model.
+ half_plus_two and half_plus_three test models.
 CTRL
   dpkg-deb --root-owner-group -Zgzip --build "$pkg" "$out/pool/tensorflow-model-server_${version}_amd64.deb" >/dev/null
 done

@@ -26,8 +26,9 @@ What it does like the real server (TF Serving 2.20, model_servers/main.cc):
   * answers GET /v1/models/NAME[/versions/N|/labels/L][/metadata] and
     POST ...:predict with TF Serving's JSON formats and status codes, and serves Prometheus
     metrics at the configured path.
-It evaluates only the half_plus_two test model (y = 0.5 x + 2), recognised by the sha256
-of its saved_model.pb; other SavedModels load but their predictions are refused.
+It evaluates only TF Serving's half_plus_two (y = 0.5 x + 2) and half_plus_three (y = 0.5 x + 3)
+test models, recognised by the sha256 of their saved_model.pb; other SavedModels load but their
+predictions are refused.
 """
 
 import hashlib
@@ -246,11 +247,13 @@ class Server(object):
         self.flags = flags
         self.models = {}
         self.state = {}  # name -> {version: (state, error)}
-        self.known_hashes = set()
-        hashes_file = os.path.join(LIBDIR, "half_plus_two.sha256")
+        self.known_hashes = {}  # sha256 of saved_model.pb -> the model's offset (y = 0.5 x + offset)
+        hashes_file = os.path.join(LIBDIR, "models.sha256")
         if os.path.exists(hashes_file):
             with open(hashes_file) as handle:
-                self.known_hashes = set(handle.read().split())
+                for line in handle:
+                    digest, offset = line.split()
+                    self.known_hashes[digest] = float(offset)
         self.metadata = {}
         meta_file = os.path.join(LIBDIR, "half_plus_two_metadata.json")
         if os.path.exists(meta_file):
@@ -318,15 +321,16 @@ class Server(object):
                 if error and not (self.state.get(name, {}).get(version, ("",))[0] == "END"):
                     log("servable %s version %d failed: %s" % (name, version, error))
 
-    def evaluable(self, name, version):
+    def offset(self, name, version):
+        """The offset of the test model at NAME/VERSION (y = 0.5 x + offset); None if unknown."""
         base = self.models[name]["base_path"]
         try:
             dirname = [d for d in os.listdir(base) if d.isdigit() and int(d) == version][0]
             pb = os.path.join(base, dirname, "saved_model.pb")
             with open(pb, "rb") as handle:
-                return hashlib.sha256(handle.read()).hexdigest() in self.known_hashes
+                return self.known_hashes.get(hashlib.sha256(handle.read()).hexdigest())
         except (OSError, IndexError):
-            return False
+            return None
 
 
 def bind_grpc(flags):
@@ -460,9 +464,11 @@ def make_handler(server, metrics_path):
                 return self.error(status, message)
             if verb != ":predict":
                 return self.error(400, "stand-in: %s is not implemented (only :predict)" % verb)
-            if not server.evaluable(name, resolved):
+            offset = server.offset(name, resolved)
+            if offset is None:
                 return self.error(400, "stand-in: cannot evaluate model %s version %d "
-                                       "(only the half_plus_two test model)" % (name, resolved))
+                                       "(only the half_plus_two and half_plus_three test models)"
+                                  % (name, resolved))
             try:
                 body = json.loads(raw.decode("utf-8"))
             except (UnicodeDecodeError, ValueError) as err:
@@ -479,7 +485,7 @@ def make_handler(server, metrics_path):
                     return compute(value["x"])
                 if isinstance(value, bool) or not isinstance(value, (int, float)):
                     raise ValueError("Expected a number for input x, got %r" % (value,))
-                return 0.5 * value + 2.0
+                return 0.5 * value + offset
 
             try:
                 if "instances" in body:

@@ -66,6 +66,11 @@ GOOD_AND_BAD = {
     "scopes": ([[], ["predict", "predict:fraud", "https://api.example.org/predict"]],
                [["a b"], ['a"'], ["a\\b"], [""], "predict"]),
     "token_bytes": ([512, 8192, 65536], [511, 65537, "8k"]),
+    "cache_models": ([[], [{"model": "m"}], [{"model": "m", "routes": ["predict", "classify", "regress"]}, {"model": "n"}]],
+                     [[{"model": "m", "routes": ["metadata"]}], [{"model": "m", "routes": []}], [{"routes": ["predict"]}],
+                      [{"model": "m"}, {"model": "m"}], [{"model": "m", "ttl": 5}], [{"model": "a b"}], {"model": "m"}]),
+    "mib": ([1, 256, 1048576], [0, -1, 1048577, "256M", True]),
+    "cache_bytes": ([1, 16384, 16777216], [0, -5, 16777217, "16k"]),
 }
 
 

@@ -144,10 +144,43 @@ def test_follower_waits_for_a_missing_log(tmp_path):
 
 def test_allow_list(tmp_path):
     args = argparse.Namespace(allow=["10.89.0.0/24", "fd00::/64"], access_log=str(tmp_path / "a"),
-                              error_log=str(tmp_path / "e"), status_url="http://127.0.0.1:1", textfile=[], routes="")
+                              error_log=str(tmp_path / "e"), status_url="http://127.0.0.1:1", textfile=[], routes="",
+                              cache_workdir="")
     edge = exporter.Exporter(args)
     assert edge.allows("127.0.0.1") and edge.allows("::1")
     assert edge.allows("10.89.0.200") and edge.allows("::ffff:10.89.0.9") and edge.allows("fd00::1")
     assert not edge.allows("10.89.1.1") and not edge.allows("fd01::1") and not edge.allows("not-an-ip")
     # lighttpd down: the scrape still answers, saying so.
     assert b"lighttpd_edge_up 0" in edge.render()
+
+
+VARNISHSTAT = {"version": 1, "timestamp": "2026-11-28T11:27:08", "counters": {
+    "MAIN.cache_hit": {"value": 180}, "MAIN.cache_miss": {"value": 20}, "MAIN.s_pass": {"value": 4},
+    "MAIN.n_lru_nuked": {"value": 7}, "MAIN.n_expired": {"value": 1}, "MAIN.n_object": {"value": 12},
+    "SMA.cache.g_bytes": {"value": 4000}, "SMA.cache.g_space": {"value": 1000}}}
+
+
+def test_prediction_cache_counters_from_varnishstat(monkeypatch):
+    calls = []
+
+    def run(argv, **kwargs):
+        calls.append(argv)
+        return argparse.Namespace(stdout=__import__("json").dumps(VARNISHSTAT).encode())
+
+    monkeypatch.setattr(exporter.subprocess, "run", run)
+    text = "\n".join(exporter.render_cache("/run/lighttpd-edge-cache/varnishd"))
+    assert calls[0][:3] == ["varnishstat", "-n", "/run/lighttpd-edge-cache/varnishd"]
+    for line in ("lighttpd_edge_cache_up 1", "lighttpd_edge_cache_hits_total 180", "lighttpd_edge_cache_misses_total 20",
+                 "lighttpd_edge_cache_bypasses_total 4", "lighttpd_edge_cache_evictions_total 7",
+                 "lighttpd_edge_cache_objects 12", "lighttpd_edge_cache_bytes 4000",
+                 "lighttpd_edge_cache_bytes_limit 5000"):
+        assert line in text.splitlines(), line
+    assert "# TYPE lighttpd_edge_cache_hits_total counter" in text
+
+
+def test_prediction_cache_down_is_reported(monkeypatch):
+    def run(argv, **kwargs):
+        raise exporter.subprocess.CalledProcessError(1, argv)
+
+    monkeypatch.setattr(exporter.subprocess, "run", run)
+    assert "lighttpd_edge_cache_up 0" in exporter.render_cache("/nowhere")

@@ -11,7 +11,7 @@ reloads (a reload re-executes lighttpd, which resets its in-memory statistics):
   * the error log: backend connect failures and timeouts, per backend;
 and reads, at each scrape, what only lighttpd knows now: mod_status (instance up, connections,
 requests in flight per backend; these reset on reload) and the certificate metrics file written
-by lighttpd-edge-cert. Counters start at zero when the exporter starts (at the end of the logs).
+by lighttpd-edge-cert, and the prediction cache's counters (varnishstat). Counters start at zero when the exporter starts (at the end of the logs).
 
 Standard library only; stdlib http.server with one thread per scrape.
 """
@@ -22,6 +22,7 @@ import json
 import os
 import re
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -331,6 +332,51 @@ def render_textfile(path):
         return []
 
 
+# The prediction cache's counters: Varnish's name -> (metric, kind, help). The storage is named
+# "cache" by lighttpd-edge-cache.service.
+CACHE_COUNTERS = [
+    ("MAIN.cache_hit", "lighttpd_edge_cache_hits_total", "counter",
+     "Requests the prediction cache answered from a stored answer."),
+    ("MAIN.cache_miss", "lighttpd_edge_cache_misses_total", "counter",
+     "Cacheable requests the prediction cache fetched from TF Serving."),
+    ("MAIN.s_pass", "lighttpd_edge_cache_bypasses_total", "counter",
+     "Requests routed to the cache that passed uncached (no-cache, too big, undeclared version)."),
+    ("MAIN.n_lru_nuked", "lighttpd_edge_cache_evictions_total", "counter",
+     "Stored answers evicted (least recently used) to stay within lighttpd_cache_memory_mb."),
+    ("MAIN.n_expired", "lighttpd_edge_cache_expired_total", "counter",
+     "Stored answers removed at the end of their TTL."),
+    ("MAIN.n_object", "lighttpd_edge_cache_objects", "gauge",
+     "Answers stored now."),
+    ("SMA.cache.g_bytes", "lighttpd_edge_cache_bytes", "gauge",
+     "Bytes of stored answers (headers and bodies)."),
+]
+
+
+def render_cache(workdir, timeout=2.0):
+    """The prediction cache's counters from varnishstat; lighttpd_edge_cache_up 0 if it cannot
+    be read (cache stopped)."""
+    try:
+        result = subprocess.run(["varnishstat", "-n", workdir, "-j", "-t", "1"], capture_output=True,
+                                timeout=timeout, check=True)
+        counters = json.loads(result.stdout.decode("utf-8"))
+        counters = counters.get("counters", counters)  # varnishstat 6.5+ nests them
+        values = {name: counters[name]["value"] for name, _m, _k, _t in CACHE_COUNTERS}
+        space = counters["SMA.cache.g_space"]["value"]
+    except (OSError, subprocess.SubprocessError, ValueError, KeyError, TypeError):
+        out = []
+        family(out, "lighttpd_edge_cache_up", "gauge", "1 when the prediction cache's counters could be read.",
+               [([], 0)])
+        return out
+    out = []
+    family(out, "lighttpd_edge_cache_up", "gauge", "1 when the prediction cache's counters could be read.", [([], 1)])
+    for name, metric, kind, text in CACHE_COUNTERS:
+        family(out, metric, kind, text, [([], values[name])])
+    family(out, "lighttpd_edge_cache_bytes_limit", "gauge",
+           "Bytes the prediction cache may use for stored answers (lighttpd_cache_memory_mb).",
+           [([], values["SMA.cache.g_bytes"] + space)])
+    return out
+
+
 class Exporter(object):
     def __init__(self, args):
         self.args = args
@@ -368,6 +414,8 @@ class Exporter(object):
         lines += render_counters(self.counters)
         for path in self.args.textfile:
             lines += render_textfile(path)
+        if self.args.cache_workdir:
+            lines += render_cache(self.args.cache_workdir)
         family(lines, "lighttpd_edge_exporter_start_time_seconds", "gauge",
                "When the exporter started (its counters start at zero then).", [([], self.started)])
         return ("\n".join(lines) + "\n").encode("utf-8")
@@ -418,6 +466,7 @@ def main(argv=None):
     parser.add_argument("--status-url", required=True, help="http://ADDRESS:PORT of the edge's mod_status listener")
     parser.add_argument("--textfile", action="append", default=[],
                         help="Prometheus text file appended to every scrape (certificate, access-token keys)")
+    parser.add_argument("--cache-workdir", default="", help="the prediction cache's varnishd work directory")
     parser.add_argument("--routes", default="", help="JSON: the edge's ports and route patterns (see Router)")
     parser.add_argument("--poll-seconds", type=float, default=1.0)
     args = parser.parse_args(argv)

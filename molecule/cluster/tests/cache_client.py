@@ -1,0 +1,73 @@
+"""Test client of the prediction cache tests (test_35_cache), run inside a test host.
+
+Sends POST {"instances": [x]} to each PATH for each input x, on one keep-alive connection,
+and writes one JSON line per answer: time, path, x, status, X-Edge-Cache, body. With --until
+it loops over the inputs until that file exists (at most --max-seconds).
+Usage: python3 cache_client.py --url https://edge1 --path P [--path P2] --inputs 1,2,3 [--rounds N]
+       [--until FILE --max-seconds S --pause S] [--header 'Name: value'] [--body TEXT] --out FILE
+"""
+import argparse
+import http.client
+import json
+import os
+import ssl
+import sys
+import time
+
+
+def connect(url):
+    scheme, address = url.split("://", 1)
+    if scheme == "https":
+        return http.client.HTTPSConnection(address, context=ssl._create_unverified_context(), timeout=10)
+    return http.client.HTTPConnection(address, timeout=10)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--path", action="append", required=True)
+    parser.add_argument("--inputs", required=True)
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--until", default="")
+    parser.add_argument("--max-seconds", type=float, default=300)
+    parser.add_argument("--pause", type=float, default=0)
+    parser.add_argument("--header", action="append", default=[])
+    parser.add_argument("--body", default="")
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    inputs = [float(x) for x in args.inputs.split(",")]
+    headers = {"Content-Type": "application/json"}
+    headers.update(h.split(": ", 1) for h in args.header)
+    conn = connect(args.url)
+    deadline = time.time() + args.max_seconds
+    rounds = 0
+    with open(args.out + ".tmp", "w") as out:
+        while True:
+            for x in inputs:
+                for path in args.path:
+                    body = args.body or json.dumps({"instances": [x]})
+                    record = {"t": time.time(), "path": path, "x": x}
+                    try:
+                        conn.request("POST", path, body=body, headers=headers)
+                        resp = conn.getresponse()
+                        record.update(status=resp.status, cache=resp.getheader("X-Edge-Cache"),
+                                      body=resp.read().decode("utf-8", "replace"))
+                    except (OSError, http.client.HTTPException) as err:
+                        record.update(status=0, cache=None, body=str(err))
+                        conn.close()
+                        conn = connect(args.url)
+                    out.write(json.dumps(record) + "\n")
+                    if args.pause:
+                        time.sleep(args.pause)
+            rounds += 1
+            if args.until:
+                if os.path.exists(args.until) or time.time() > deadline:
+                    break
+            elif rounds >= args.rounds:
+                break
+    os.rename(args.out + ".tmp", args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,245 @@
+"""The edge's prediction cache (Varnish between lighttpd and TF Serving) for model m.
+
+Version 1 of m is TF Serving's half_plus_two (y = 0.5 x + 2), version 2 half_plus_three
+(y = 0.5 x + 3): every answer tells which version produced it. TF Serving's own request counter
+(the stand-in's :tensorflow:serving:request_count on each model server) tells which requests
+reached a model server."""
+import base64
+import json
+import os
+import random
+import re
+import time
+
+import pytest
+
+from conftest import host, run_playbook
+from fleet_models import HALF_PLUS_TWO, M, M_VERSION_1, M_VERSION_2
+
+EDGE = "edge1"
+CLIENT = "mon1"
+SERVERS = ("tfs1", "tfs2", "tfs3")
+STABLE = "/v1/models/m/labels/stable:predict"
+UNLABELLED = "/v1/models/m:predict"
+VERSION_1 = "/v1/models/m/versions/1:predict"
+LUA = "/etc/lighttpd/instances/edge/inference.lua"
+pytestmark = pytest.mark.units((EDGE, "lighttpd@edge"), (EDGE, "lighttpd-edge-cache"), ("tfs1", "tfserving"))
+
+with open(os.path.join(os.path.dirname(__file__), "cache_client.py"), "rb") as _handle:
+    _CLIENT_CODE = base64.b64encode(_handle.read()).decode()
+
+
+def install_client(name):
+    host(name).check_output("echo %s | base64 -d > /tmp/cache_client.py" % _CLIENT_CODE)
+
+
+def served(status="OK"):
+    """Requests for m the model servers answered with STATUS (their own counters)."""
+    total = 0
+    for name in SERVERS:
+        out = host(name).run("curl -sf http://127.0.0.1:8501/monitoring/prometheus/metrics").stdout
+        match = re.search(r'request_count\{model_name="m",status="%s"\} (\d+)' % status, out)
+        total += int(match.group(1)) if match else 0
+    return total
+
+
+def ask(paths, inputs, rounds=1, on=CLIENT, url="https://edge1", extra=""):
+    """Send the requests from ON; the answers as dicts (status, cache, body, x, path, t)."""
+    install_client(on)
+    out = "/tmp/cache-%s.jsonl" % random.randint(0, 10 ** 9)
+    host(on).check_output("python3 /tmp/cache_client.py --url %s %s --inputs %s --rounds %d %s --out %s"
+                          % (url, " ".join("--path '%s'" % p for p in paths), ",".join(str(x) for x in inputs),
+                             rounds, extra, out))
+    return [json.loads(line) for line in host(on).file(out).content_string.splitlines()]
+
+
+def offset(answer):
+    """Which model answered: 2 (half_plus_two, version 1) or 3 (half_plus_three, version 2)."""
+    y = json.loads(answer["body"])["predictions"][0]
+    return round(y - 0.5 * answer["x"], 6)
+
+
+def fresh_inputs(count):
+    base = random.randint(10 ** 5, 10 ** 6)
+    return [base + i for i in range(count)]
+
+
+INPUTS = fresh_inputs(20)
+
+
+def test_repeated_inputs_reach_tf_serving_once():
+    before = served()
+    answers = ask([STABLE], INPUTS, rounds=10)
+    reached = served() - before
+    caches = [a["cache"] for a in answers]
+    print("200 requests over 20 inputs: %d reached TF Serving, %d hits" % (reached, caches.count("HIT")))
+    assert [a["status"] for a in answers] == [200] * 200
+    assert reached == 20
+    assert caches.count("MISS") == 20 and caches.count("HIT") == 180
+    for x in INPUTS:
+        bodies = {a["body"] for a in answers if a["x"] == x}
+        assert len(bodies) == 1, bodies  # byte-identical
+        assert json.loads(bodies.pop()) == {"predictions": [0.5 * x + 2]}
+
+
+def test_every_path_to_the_same_version_shares_its_entries():
+    """The key is the version a request resolves to: stable, the model alone and /versions/1
+    are all version 1 here, so the entries test_repeated_inputs stored answer them all."""
+    before = served()
+    answers = ask([UNLABELLED, VERSION_1], INPUTS)
+    assert served() == before
+    assert {a["cache"] for a in answers} == {"HIT"}
+    assert all(offset(a) == 2 for a in answers)
+
+
+def test_errors_no_cache_and_big_bodies_are_not_cached():
+    x = INPUTS[0]  # cached by now
+    before = {status: served(status) for status in ("OK", "INVALID_ARGUMENT")}
+    malformed = ask([STABLE], [x], rounds=2, extra="--body '{\"instances\": \"x\"}'")
+    no_cache = ask([STABLE], [x], rounds=2, extra="--header 'Cache-Control: no-cache'")
+    big = ask([STABLE], [x], rounds=2, extra="--body '{\"instances\": [%s]}'" % ", ".join(["1.0"] * 300))
+    assert [a["status"] for a in malformed] == [400, 400]
+    assert [a["cache"] for a in malformed] == ["MISS", "MISS"]
+    assert served("INVALID_ARGUMENT") - before["INVALID_ARGUMENT"] == 2
+    assert [(a["status"], a["cache"]) for a in no_cache] == [(200, "BYPASS")] * 2
+    assert [(a["status"], a["cache"]) for a in big] == [(200, "BYPASS")] * 2
+    assert served() - before["OK"] == 4
+    # The cached entry is still the right one.
+    assert [a["cache"] for a in ask([STABLE], [x])] == ["HIT"]
+
+
+def test_a_client_over_its_rate_gets_429_even_for_a_cached_answer():
+    """Rate control runs before the cache: a hit is still a request of that client. The edge's
+    limiter is lowered in place (mod_magnet re-reads its script) and restored."""
+    x = INPUTS[1]
+    edge = host(EDGE)
+    edge.check_output("cp -p %s %s.saved && sed -i -e 's/^local RATE = .*/local RATE = 2/' "
+                      "-e 's/^local BURST = .*/local BURST = 2/' %s" % (LUA, LUA, LUA))
+    try:
+        time.sleep(1.1)  # a new mtime for mod_magnet
+        answers = ask([STABLE], [x], rounds=10)
+    finally:
+        edge.check_output("mv %s.saved %s" % (LUA, LUA))
+    statuses = [a["status"] for a in answers]
+    print("10 requests at once, limiter at 2/s: %s" % statuses)
+    assert 429 in statuses and 200 in statuses
+    for answer in answers:
+        if answer["status"] == 429:
+            assert answer["cache"] is None  # answered by the edge's limiter, not by the cache
+        else:
+            assert answer["cache"] == "HIT" and offset(answer) == 2
+    time.sleep(1.1)
+    assert [(a["status"], a["cache"]) for a in ask([STABLE], [x], rounds=3)] == [(200, "HIT")] * 3
+
+
+def roll_out(m, old, new):
+    """deploy_models.yml with model m as M while clients loop over INPUTS: through the edge
+    (mon1) and straight at each model server (edge1). Returns the answers and when the run ended."""
+    stop = "/tmp/cache-rollout-stop"
+    loops = [(CLIENT, "https://edge1", "/tmp/rollout-edge.jsonl")] + [
+        (EDGE, "http://%s:8501" % name, "/tmp/rollout-%s.jsonl" % name) for name in ("tfs1", "tfs2")]
+    for on, url, out in loops:
+        install_client(on)
+        host(on).run("rm -f %s %s" % (stop, out))
+        host(on).check_output(
+            "systemd-run --unit=cache-loop-%s --collect python3 /tmp/cache_client.py --url %s --path %s "
+            "--inputs %s --until %s --max-seconds 600 --pause 0.01 --out %s"
+            % (out.split("-")[-1].split(".")[0], url, STABLE, ",".join(str(x) for x in INPUTS), stop, out))
+    time.sleep(2)
+    code, output = run_playbook("../../playbooks/deploy_models.yml",
+                                extra_vars={"tfserving_models": [HALF_PLUS_TWO, m]})
+    done = time.time()
+    assert code == 0, output[-3000:]
+    time.sleep(5)
+    answers = {}
+    for on, url, out in loops:
+        host(on).check_output("touch %s" % stop)
+    for on, url, out in loops:
+        for _ in range(120):
+            if host(on).file(out).exists:
+                break
+            time.sleep(0.5)
+        answers[url] = [json.loads(line) for line in host(on).file(out).content_string.splitlines()]
+    edge = answers["https://edge1"]
+    failed = [a for a in edge if a["status"] != 200]
+    assert not failed, failed[:5]
+    # When each model server's label moved, and the last old answer through the edge.
+    moved = {url: min(a["t"] for a in got if a["status"] == 200 and offset(a) == new)
+             for url, got in answers.items() if url != "https://edge1"}
+    last_old = max([a["t"] for a in edge if offset(a) == old] or [0])
+    late = [a for a in edge if a["t"] > done and offset(a) == old]
+    after = [a for a in edge if a["t"] > done]
+    print("roll-out (%s -> %s): %d answers through the edge, %d after the playbook ended (%d from the old "
+          "version); label moved on the model servers %s s before the end; last old answer %.1f s after the first "
+          "model server moved, %.1f s after the last, %.1f s before the playbook ended"
+          % (old, new, len(edge), len(after), len(late),
+             ", ".join("%.1f" % (done - t) for t in sorted(moved.values())),
+             last_old - min(moved.values()), last_old - max(moved.values()), done - last_old))
+    assert after and not late
+    assert all(offset(a) == new for a in after)
+    return edge
+
+
+def test_a_roll_out_never_answers_from_the_old_version_once_done():
+    m = dict(M, version_policy={"specific": [1, 2]}, labels={"stable": 2}, versions=[M_VERSION_1, M_VERSION_2])
+    roll_out(m, old=2, new=3)
+    # The model alone resolves to the newest version, 2, as on TF Serving.
+    assert {offset(a) for a in ask([UNLABELLED, STABLE], INPUTS[:3])} == {3}
+
+
+def test_moving_the_label_back_never_answers_from_version_2_once_done():
+    m = dict(M, version_policy={"specific": [1, 2]}, labels={"stable": 1}, versions=[M_VERSION_1, M_VERSION_2])
+    roll_out(m, old=3, new=2)
+    assert {offset(a) for a in ask([STABLE, VERSION_1], INPUTS[:3])} == {2}
+
+
+def cache_rss_kib():
+    return sum(int(n) for n in host(EDGE).check_output("ps -o rss= -C varnishd").split())
+
+
+def cache_stat(name):
+    out = host(EDGE).check_output("varnishstat -n /run/lighttpd-edge-cache/varnishd -1 -f %s", name)
+    return int(out.split()[1])
+
+
+def test_100000_distinct_inputs_stay_within_the_memory_bound():
+    """lighttpd_cache_memory_mb is 4 in this scenario: 100,000 distinct answers do not fit."""
+    client = host(CLIENT)
+    client.check_output("DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk")
+    base = random.randint(10 ** 6, 10 ** 7)
+    client.check_output("cat > /tmp/distinct.lua <<'EOF'\n"
+                        "local n, done = 0, 0\n"
+                        "wrk.method = 'POST'\n"
+                        "wrk.headers['Content-Type'] = 'application/json'\n"
+                        "request = function()\n"
+                        "  n = n + 1\n"
+                        "  return wrk.format(nil, '/v1/models/m:predict', nil, '{\"instances\": [' .. (%d + n) .. ']}')\n"
+                        "end\n"
+                        "response = function(status, headers, body)\n"
+                        "  done = done + 1\n"
+                        "  if done >= 100000 then wrk.thread:stop() end\n"
+                        "end\n"
+                        "EOF" % base)
+    rss_before = cache_rss_kib()
+    evicted_before = cache_stat("MAIN.n_lru_nuked")
+    out = client.check_output("wrk -t1 -c16 -d300s -s /tmp/distinct.lua https://edge1:443/v1/models/m:predict")
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    assert requests >= 100000, out
+    assert "Non-2xx" not in out, out
+    rss_after = cache_rss_kib()
+    stored, limit = cache_stat("SMA.cache.g_bytes"), 4 * 1024 * 1024
+    evicted = cache_stat("MAIN.n_lru_nuked") - evicted_before
+    objects = cache_stat("MAIN.n_object")
+    print("100,000 distinct inputs: %d requests; stored %d bytes of %d, %d answers kept, %d evicted; "
+          "varnishd RSS %d -> %d KiB (+%d)" % (requests, stored, limit, objects, evicted, rss_before, rss_after,
+                                               rss_after - rss_before))
+    assert stored <= limit
+    assert evicted > 0 and objects < 100000
+    # Bodies and headers are counted in the bound; each kept answer's bookkeeping and the
+    # allocator's slack come on top: together at most twice the bound.
+    assert rss_after - rss_before <= 2 * limit // 1024
+    # The edge's metrics count what happened.
+    metrics = host(CLIENT).check_output("curl -sf http://edge1:9146/metrics")
+    for name in ("hits_total", "misses_total", "evictions_total", "bytes", "bytes_limit"):
+        assert re.search(r"^lighttpd_edge_cache_%s [0-9.e+]+$" % name, metrics, re.M), name
+    assert float(re.search(r"^lighttpd_edge_cache_evictions_total (\S+)$", metrics, re.M).group(1)) > 0

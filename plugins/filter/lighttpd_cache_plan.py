@@ -1,0 +1,66 @@
+# -*- coding: utf-8 -*-
+# Copyright: lighttpd_tensorflow.serving contributors
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+name: lighttpd_cache_plan
+short_description: Resolve each cached model's URL forms to the model version that answers them
+version_added: 0.8.0
+author: lighttpd_tensorflow.serving maintainers
+description:
+- For each model in C(lighttpd_cache_models), lists the URL forms the edge's prediction cache answers (the
+  model alone, each label, each served version) with the explicit version a miss is fetched from and the
+  version part of the cache key (model/version/fingerprint of the version's source).
+- The version comes from the model servers' C(tfserving_models), the list the tfserving role deploys; a form
+  whose version that list does not declare is left out (never cached).
+- With C(problems=true), returns the messages naming C(lighttpd_cache_models) for a model no model server
+  serves or that the model servers define differently, instead of the plan.
+positional: _input
+options:
+  _input:
+    description: C(lighttpd_cache_models), a list of C({model, routes}).
+    type: list
+    required: true
+  served:
+    description: Every model server's C(tfserving_models) (a list of lists).
+    type: list
+    required: true
+  problems:
+    description: Return the problems instead of the plan.
+    type: bool
+    default: false
+"""
+
+EXAMPLES = r"""
+plan: "{{ lighttpd_cache_models | lighttpd_tensorflow.serving.lighttpd_cache_plan(served=served_lists) }}"
+"""
+
+RETURN = r"""
+_value:
+  description: 'A list of C({name, routes, forms: [{path, fetch, key, regex}]}), or a list of messages.'
+  type: list
+"""
+
+from ansible_collections.lighttpd_tensorflow.serving.plugins.plugin_utils import prediction_cache
+from ansible_collections.lighttpd_tensorflow.serving.plugins.plugin_utils.filters import wrap
+
+
+def lighttpd_cache_plan(cache_models, served, problems=False):
+    if problems:
+        return prediction_cache.cache_problems(cache_models, served)
+    plan = prediction_cache.cache_plan(cache_models, served)
+    for model in plan:
+        for form in model["forms"]:
+            form["regex"] = prediction_cache.vcl_regex(form["path"], model["routes"])
+    return plan
+
+
+class FilterModule(object):
+    """Resolve each cached model's URL forms to the model version that answers them."""
+
+    def filters(self):
+        return {"lighttpd_cache_plan": wrap("lighttpd_cache_plan", lighttpd_cache_plan)}

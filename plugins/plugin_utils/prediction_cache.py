@@ -1,0 +1,129 @@
+# -*- coding: utf-8 -*-
+# Copyright: lighttpd_tensorflow.serving contributors
+# Apache License 2.0 (see LICENSE)
+"""The edge's prediction cache: which requests it may answer, and from which model version.
+
+A cached answer is keyed by the version that produced it, never by the URL the client used.
+The edge resolves each cacheable request (no version, a label, or an explicit version) to one
+version with the same model list the tfserving role deploys (tfserving_models), and fetches
+a miss from that explicit version (/v1/models/M/versions/V:VERB). An entry therefore always
+holds that version's answer, whatever a roll-out does meanwhile; a roll-out only changes which
+entries new requests look up (docs/architecture.md, "Prediction cache").
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import hashlib
+import json
+import re
+
+CACHE_ROUTES = ("predict", "classify", "regress")
+_MODEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\Z")
+# Labels the edge can match in a URL path and write into VCL (TF Serving allows more).
+_LABEL = re.compile(r"^[A-Za-z0-9_.-]{1,128}\Z")
+
+
+def cache_models_valid(value):
+    """lighttpd_cache_models: a list of {model: NAME, routes: [predict|classify|regress, ...]}."""
+    if not isinstance(value, list):
+        return False
+    names = []
+    for entry in value:
+        if not isinstance(entry, dict) or set(entry) - {"model", "routes"}:
+            return False
+        if not (isinstance(entry.get("model"), str) and _MODEL.match(entry["model"])):
+            return False
+        routes = entry.get("routes", ["predict"])
+        if not (isinstance(routes, list) and routes and all(isinstance(r, str) and r in CACHE_ROUTES for r in routes)):
+            return False
+        names.append(entry["model"])
+    return len(set(names)) == len(names)
+
+
+def _fingerprint(version):
+    """What identifies a deployed version's files: its source (src, or url and sha256)."""
+    source = {key: version[key] for key in ("src", "url", "sha256") if version.get(key)}
+    return hashlib.sha256(json.dumps(source, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _served_model(name, definitions):
+    """The one definition of NAME the model servers agree on; None if they do not."""
+    distinct = {json.dumps(d, sort_keys=True, default=str) for d in definitions}
+    return definitions[0] if len(distinct) == 1 else None
+
+
+def cache_problems(cache_models, served):
+    """Messages naming lighttpd_cache_models for models the cache cannot follow.
+
+    ``served`` is the list of every model server's tfserving_models (one list per host).
+    """
+    problems = []
+    by_name = {}
+    for models in served:
+        for model in models or []:
+            by_name.setdefault(model.get("name"), []).append(model)
+    for entry in cache_models:
+        name = entry["model"]
+        if name not in by_name:
+            problems.append("lighttpd_cache_models: model %s is not served by any model server (served: %s)"
+                            % (name, ", ".join(sorted(str(n) for n in by_name)) or "none"))
+        elif _served_model(name, by_name[name]) is None:
+            problems.append("lighttpd_cache_models: the model servers define model %s differently (tfserving_models); "
+                            "the cache needs one definition to know which version answers" % name)
+    return problems
+
+
+def cache_plan(cache_models, served):
+    """Per cached model: its routes and how each URL form resolves to a version.
+
+    Returns [{name, routes, forms: [{path, fetch, key}]}], where ``path`` is the URL path
+    before ":VERB" (the model, /labels/L or /versions/V), ``fetch`` the explicit-version path
+    a miss is fetched from and ``key`` the cache key's version part (name/version/fingerprint).
+    A form whose version the inventory does not declare is left out: it is never cached.
+    """
+    by_name = {}
+    for models in served:
+        for model in models or []:
+            by_name.setdefault(model.get("name"), []).append(model)
+    plan = []
+    for entry in cache_models:
+        name = entry["model"]
+        model = _served_model(name, by_name.get(name, [])) if name in by_name else None
+        if model is None:
+            continue
+        declared = {}
+        for version in model.get("versions") or []:
+            declared[int(version["version"])] = _fingerprint(version)
+        policy = model.get("version_policy") or {"latest": 1}
+        if isinstance(policy, dict) and "specific" in policy:
+            served_versions = sorted(int(v) for v in policy["specific"])
+            latest = max(served_versions)
+        else:
+            # latest: N and all serve the highest version; the role deploys the declared ones.
+            served_versions = sorted(declared)
+            latest = max(declared) if declared else None
+
+        def form(path, version):
+            return {"path": path, "fetch": "/v1/models/%s/versions/%d" % (name, version),
+                    "key": "%s/%d/%s" % (name, version, declared[version])}
+
+        forms = []
+        if latest in declared:
+            forms.append(form("/v1/models/%s" % name, latest))
+        for label, version in sorted((model.get("labels") or {}).items()):
+            if _LABEL.match(str(label)) and int(version) in declared:
+                forms.append(form("/v1/models/%s/labels/%s" % (name, label), int(version)))
+        for version in served_versions:
+            if version in declared:
+                forms.append(form("/v1/models/%s/versions/%d" % (name, version), version))
+        plan.append({"name": name, "routes": list(entry.get("routes", ["predict"])), "forms": forms})
+    return plan
+
+
+def vcl_regex(path, routes):
+    """An anchored PCRE for PATH:ROUTE (version numbers may carry leading zeros)."""
+    escaped = re.sub(r"([^A-Za-z0-9_/-])", r"\\\1", path)
+    escaped = re.sub(r"/versions/([0-9]+)$", r"/versions/0*\1", escaped)
+    return "^%s:(%s)$" % (escaped, "|".join(routes))

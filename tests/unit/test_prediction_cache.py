@@ -1,0 +1,70 @@
+# -*- coding: utf-8 -*-
+"""The prediction cache's version table (plugins/plugin_utils/prediction_cache.py): each URL form
+of a cached model resolves to the version TF Serving answers it with, per tfserving_models."""
+import re
+
+from ansible_collections.lighttpd_tensorflow.serving.plugins.plugin_utils import prediction_cache as pc
+
+V1 = {"version": 1, "src": "/models/half_plus_two/1"}
+V2 = {"version": 2, "src": "/models/half_plus_three/1"}
+
+
+def forms(plan):
+    return {f["path"]: (f["fetch"], f["key"].split("/")[1]) for f in plan[0]["forms"]}
+
+
+def test_labels_model_and_versions_resolve_to_declared_versions():
+    m = {"name": "m", "version_policy": {"specific": [1, 2]}, "labels": {"stable": 1, "canary": 2}, "versions": [V1, V2]}
+    plan = pc.cache_plan([{"model": "m"}], [[m], [m]])
+    assert forms(plan) == {
+        "/v1/models/m": ("/v1/models/m/versions/2", "2"),
+        "/v1/models/m/labels/canary": ("/v1/models/m/versions/2", "2"),
+        "/v1/models/m/labels/stable": ("/v1/models/m/versions/1", "1"),
+        "/v1/models/m/versions/1": ("/v1/models/m/versions/1", "1"),
+        "/v1/models/m/versions/2": ("/v1/models/m/versions/2", "2")}
+    assert plan[0]["routes"] == ["predict"]
+
+
+def test_moving_a_label_changes_its_key_and_the_keys_stay_per_version():
+    before = {"name": "m", "version_policy": {"specific": [1, 2]}, "labels": {"stable": 1}, "versions": [V1, V2]}
+    after = dict(before, labels={"stable": 2})
+    key = {name: {f["path"]: f["key"] for f in pc.cache_plan([{"model": "m"}], [[m]])[0]["forms"]}
+           for name, m in (("before", before), ("after", after))}
+    assert key["before"]["/v1/models/m/labels/stable"] == key["before"]["/v1/models/m/versions/1"]
+    assert key["after"]["/v1/models/m/labels/stable"] == key["after"]["/v1/models/m/versions/2"]
+    assert key["before"]["/v1/models/m/versions/1"] == key["after"]["/v1/models/m/versions/1"]
+
+
+def test_other_files_under_the_same_version_number_are_another_key():
+    m1 = {"name": "m", "versions": [V1]}
+    m2 = {"name": "m", "versions": [dict(V1, src="/elsewhere")]}
+    key = [pc.cache_plan([{"model": "m"}], [[m]])[0]["forms"][0]["key"] for m in (m1, m2)]
+    assert key[0] != key[1]
+
+
+def test_latest_policy_serves_the_highest_declared_version_and_undeclared_ones_are_not_cached():
+    m = {"name": "m", "labels": {"old": 7}, "versions": [V1, V2]}  # version_policy defaults to latest 1
+    assert forms(pc.cache_plan([{"model": "m", "routes": ["predict", "regress"]}], [[m]])) == {
+        "/v1/models/m": ("/v1/models/m/versions/2", "2"),
+        "/v1/models/m/versions/1": ("/v1/models/m/versions/1", "1"),
+        "/v1/models/m/versions/2": ("/v1/models/m/versions/2", "2")}
+
+
+def test_problems_name_the_variable():
+    m = {"name": "m", "versions": [V1]}
+    assert pc.cache_problems([{"model": "m"}], [[m], [m]]) == []
+    assert pc.cache_problems([{"model": "x"}], [[m]]) == [
+        "lighttpd_cache_models: model x is not served by any model server (served: m)"]
+    assert "served: none" in pc.cache_problems([{"model": "x"}], [])[0]
+    assert "define model m differently" in pc.cache_problems([{"model": "m"}], [[m], [dict(m, labels={"a": 1})]])[0]
+    assert pc.cache_plan([{"model": "m"}], [[m], [dict(m, labels={"a": 1})]]) == []
+
+
+def test_vcl_regex_matches_only_its_path_and_routes():
+    regex = re.compile(pc.vcl_regex("/v1/models/my.model/versions/12", ["predict", "classify"]))
+    assert regex.match("/v1/models/my.model/versions/12:predict")
+    assert regex.match("/v1/models/my.model/versions/0012:classify")
+    assert not regex.match("/v1/models/myXmodel/versions/12:predict")
+    assert not regex.match("/v1/models/my.model/versions/12:regress")
+    assert not regex.match("/v1/models/my.model/versions/123:predict")
+    assert not regex.match("/v1/models/my.model/versions/12:predict?x=1")
