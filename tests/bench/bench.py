@@ -53,6 +53,23 @@ class Bench(object):
     def pin_edge(self):
         pid = self.sh("systemctl show -p MainPID --value lighttpd@edge").strip()
         self.sh("taskset -acp 0 %s >/dev/null" % pid)
+        # The prediction cache (when on) serves on the edge's core too.
+        self.sh("for pid in $(pgrep -f '^/usr/sbin/varnishd'); do taskset -acp 0 $pid >/dev/null; done", check=False)
+
+    def cache_counts(self):
+        out = self.sh("varnishstat -n /run/lighttpd-edge-cache/varnishd -1 -f MAIN.cache_hit -f MAIN.cache_miss")
+        return {line.split()[0]: int(line.split()[1]) for line in out.splitlines() if line.strip()}
+
+    def cached_wrk(self, name, url, connections, inputs):
+        """wrk through the prediction cache, with its hit ratio over the run."""
+        before = self.cache_counts()
+        run = self.wrk(name, url, connections, inputs=inputs)
+        after = self.cache_counts()
+        hits = after["MAIN.cache_hit"] - before["MAIN.cache_hit"]
+        misses = after["MAIN.cache_miss"] - before["MAIN.cache_miss"]
+        run["hit_ratio"] = round(hits / float(hits + misses), 4) if hits + misses else None
+        print("  %-34s hit ratio %s" % ("", run["hit_ratio"]), flush=True)
+        return run
 
     def start_services(self):
         self.sh("cp /etc/lighttpd/tls/edge.pem /etc/nginx/bench-edge.pem && cp /etc/lighttpd/tls/edge.key /etc/nginx/bench-edge.key"
@@ -93,16 +110,21 @@ class Bench(object):
         return info
 
     # ------------------------------------------------------------------ load tools
-    def wrk(self, name, url, connections, api_key=False, close=False, bearer=None):
+    def wrk(self, name, url, connections, api_key=False, close=False, bearer=None, inputs=None):
         env = {}
+        script = "/opt/bench/post.lua"
+        if inputs:  # varying inputs (inputs.lua): skew or distinct
+            script = "/opt/bench/inputs.lua"
+            env["BENCH_INPUTS"] = inputs
+            env["BENCH_SEED"] = str(len(self.results["runs"]) + 1)
         if api_key:
             env["BENCH_API_KEY"] = API_KEY
         if bearer:
             env["BENCH_BEARER"] = bearer
         if close:
             env["BENCH_CLOSE"] = "1"
-        out = self.sh("taskset -c 1 wrk -t1 -c%d -d%ds --latency -s /opt/bench/post.lua %s"
-                      % (connections, DURATION, shlex.quote(url)), env=env)
+        out = self.sh("taskset -c 1 wrk -t1 -c%d -d%ds --latency -s %s %s"
+                      % (connections, DURATION, script, shlex.quote(url)), env=env)
         rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
         total = int(re.search(r"(\d+) requests in", out).group(1))
         non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -252,7 +274,38 @@ class Bench(object):
         s_nginx = self.wrk("nginx stand-in c64", "https://127.0.0.1:8444" + PATH, 64)
         ratios["stand-in: edge/direct rps"] = _ratio(s_edge["rps"], s_direct["rps"])
         ratios["stand-in: edge/nginx rps"] = _ratio(s_edge["rps"], s_nginx["rps"])
+
+        print("prediction cache (docs/cache.md), limiter off:", flush=True)
+        self.prediction_cache(edge)
         return self.results
+
+    def prediction_cache(self, edge):
+        """Repeated inputs (Zipf over 1,000) through the cache vs without, against the stand-in;
+        the cost of a miss (every input new) vs no cache, against the fixed backend."""
+        ratios = self.results["ratios"]
+        # The cache resolves versions with the model servers' list: the bench host stands in
+        # for the model server group, serving half_plus_two version 123 (bench.yml).
+        served = {"lighttpd_tfserving_group": "bench", "lighttpd_rate_limit_enabled": False,
+                  "tfserving_models": [{"name": "half_plus_two",
+                                        "versions": [{"version": 123, "src": "/opt/bench/models/half_plus_two/123"}]}]}
+        cached = {"lighttpd_cache_models": [{"model": "half_plus_two"}]}
+        standin = [{"host": "127.0.0.1", "port": 8502}]
+        fixed = [{"host": "127.0.0.1", "port": 8501}]
+        self.converge("stand-in, no cache", lighttpd_inference_backends=standin, **served)
+        plain = self.wrk("skewed inputs, no cache, stand-in c64", edge, 64, inputs="skew")
+        self.converge("stand-in, cache", lighttpd_inference_backends=standin, **dict(served, **cached))
+        hot = self.cached_wrk("skewed inputs, cache, stand-in c64", edge, 64, "skew")
+        ratios["cache: skewed inputs, hit ratio"] = hot["hit_ratio"]
+        ratios["cache: skewed inputs, rps cache / no cache"] = _ratio(hot["rps"], plain["rps"])
+        ratios["cache: skewed inputs, p50 ms no cache -> cache"] = "%s -> %s" % (plain["p50_ms"], hot["p50_ms"])
+        ratios["cache: skewed inputs, p99 ms no cache -> cache"] = "%s -> %s" % (plain["p99_ms"], hot["p99_ms"])
+        self.converge("fixed backend, cache", lighttpd_inference_backends=fixed, **dict(served, **cached))
+        miss = {c: self.cached_wrk("every input new, cache c%d" % c, edge, c, "distinct") for c in (1, 64)}
+        self.converge("fixed backend, no cache", lighttpd_inference_backends=fixed, **served)
+        none = {c: self.wrk("every input new, no cache c%d" % c, edge, c, inputs="distinct") for c in (1, 64)}
+        ratios["cache: a miss adds p50 ms c1"] = round(miss[1]["p50_ms"] - none[1]["p50_ms"], 3)
+        ratios["cache: a miss adds p99 ms c1"] = round(miss[1]["p99_ms"] - none[1]["p99_ms"], 3)
+        ratios["cache: every input new, rps cache / no cache c64"] = _ratio(miss[64]["rps"], none[64]["rps"])
 
     # ------------------------------------------------------------------ output
     def write(self):

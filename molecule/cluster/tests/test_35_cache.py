@@ -194,7 +194,9 @@ def test_moving_the_label_back_never_answers_from_version_2_once_done():
 
 
 def cache_rss_kib():
-    return sum(int(n) for n in host(EDGE).check_output("ps -o rss= -C varnishd").split())
+    """RSS of varnishd's manager and cache processes (the child keeps the manager's command line)."""
+    pids = host(EDGE).check_output("pgrep -d, -f '^/usr/sbin/varnishd'")
+    return sum(int(n) for n in host(EDGE).check_output("ps -o rss= -p %s" % pids).split())
 
 
 def cache_stat(name):
