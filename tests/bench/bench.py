@@ -307,6 +307,25 @@ class Bench(object):
         ratios["cache: a miss adds p99 ms c1"] = round(miss[1]["p99_ms"] - none[1]["p99_ms"], 3)
         ratios["cache: every input new, rps cache / no cache c64"] = _ratio(miss[64]["rps"], none[64]["rps"])
 
+        # Memory: new inputs until 100,000, with a 4 MiB bound (about 13,000 answers).
+        self.converge("fixed backend, cache of 4 MiB", lighttpd_inference_backends=fixed, lighttpd_cache_memory_mb=4,
+                      **dict(served, **cached))
+        unit = "lighttpd-edge-cache.service"
+        sent, rss = 0, [[0, self.memory(unit)]]
+        while sent < 100000:
+            sent += self.cached_wrk("every input new, 4 MiB cache c64", edge, 64, "distinct")["requests"]
+            rss.append([sent, self.memory(unit)])
+        stats = self.sh("varnishstat -n /run/lighttpd-edge-cache/varnishd -1 -f SMA.cache.g_bytes -f SMA.cache.g_space"
+                        " -f MAIN.n_object -f MAIN.n_lru_nuked")
+        stats = {line.split()[0]: int(line.split()[1]) for line in stats.splitlines() if line.strip()}
+        self.results["cache_memory"] = {"bound_bytes": 4 * 1048576, "rss_kib_after_requests": rss, "varnishstat": stats}
+        print("  RSS KiB of the cache after N new inputs: %s; %s" % (rss, stats), flush=True)
+        ratios["cache 4 MiB: distinct inputs sent"] = sent
+        ratios["cache 4 MiB: RSS KiB before / after first run / at the end"] = "%d / %d / %d" % (
+            rss[0][1], rss[1][1], rss[-1][1])
+        ratios["cache 4 MiB: stored bytes / bound"] = _ratio(stats["SMA.cache.g_bytes"], 4 * 1048576)
+        ratios["cache 4 MiB: answers kept, evicted"] = "%d, %d" % (stats["MAIN.n_object"], stats["MAIN.n_lru_nuked"])
+
     # ------------------------------------------------------------------ output
     def write(self):
         with open(os.path.join(self.out, "results.json"), "w") as handle:

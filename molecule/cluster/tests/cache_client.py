@@ -2,7 +2,9 @@
 
 Sends POST {"instances": [x]} to each PATH for each input x, on one keep-alive connection,
 and writes one JSON line per answer: time, path, x, status, X-Edge-Cache, body. With --until
-it loops over the inputs until that file exists (at most --max-seconds).
+it loops over the inputs until that file exists (at most --max-seconds). With --new N it sends N
+requests with new inputs (START+1 .. START+N from --inputs START) over --threads connections and
+writes only the count of answers per status.
 Usage: python3 cache_client.py --url https://edge1 --path P [--path P2] --inputs 1,2,3 [--rounds N]
        [--until FILE --max-seconds S --pause S] [--header 'Name: value'] [--body TEXT] --out FILE
 """
@@ -12,6 +14,7 @@ import json
 import os
 import ssl
 import sys
+import threading
 import time
 
 
@@ -33,8 +36,12 @@ def main():
     parser.add_argument("--pause", type=float, default=0)
     parser.add_argument("--header", action="append", default=[])
     parser.add_argument("--body", default="")
+    parser.add_argument("--new", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=16)
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
+    if args.new:
+        return new_inputs(args)
     inputs = [float(x) for x in args.inputs.split(",")]
     headers = {"Content-Type": "application/json"}
     headers.update(h.split(": ", 1) for h in args.header)
@@ -66,6 +73,42 @@ def main():
             elif rounds >= args.rounds:
                 break
     os.rename(args.out + ".tmp", args.out)
+    return 0
+
+
+def new_inputs(args):
+    start = int(float(args.inputs))
+    numbers = iter(range(start + 1, start + args.new + 1))
+    lock = threading.Lock()
+    statuses = {}
+
+    def worker():
+        conn = connect(args.url)
+        while True:
+            with lock:
+                x = next(numbers, None)
+            if x is None:
+                return
+            try:
+                conn.request("POST", args.path[0], body=json.dumps({"instances": [x]}),
+                             headers={"Content-Type": "application/json"})
+                resp = conn.getresponse()
+                resp.read()
+                status = resp.status
+            except (OSError, http.client.HTTPException):
+                status = 0
+                conn.close()
+                conn = connect(args.url)
+            with lock:
+                statuses[status] = statuses.get(status, 0) + 1
+
+    threads = [threading.Thread(target=worker) for _ in range(args.threads)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with open(args.out, "w") as out:
+        json.dump(statuses, out)
     return 0
 
 

@@ -204,44 +204,39 @@ def cache_stat(name):
     return int(out.split()[1])
 
 
-def test_100000_distinct_inputs_stay_within_the_memory_bound():
-    """lighttpd_cache_memory_mb is 4 in this scenario: 100,000 distinct answers do not fit."""
-    client = host(CLIENT)
-    client.check_output("DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk")
+def distinct_inputs(count, base):
+    """COUNT predictions with new inputs (BASE+1 ..) from mon1 over 16 connections."""
+    install_client(CLIENT)
+    out = "/tmp/cache-new-%d.json" % base
+    host(CLIENT).check_output("python3 /tmp/cache_client.py --url https://edge1 --path %s --inputs %d --new %d "
+                              "--threads 16 --out %s" % (UNLABELLED, base, count, out))
+    statuses = json.loads(host(CLIENT).file(out).content_string)
+    assert statuses == {"200": count}, statuses
+    return count
+
+
+def test_distinct_inputs_stay_within_the_memory_bound():
+    """lighttpd_cache_memory_mb is 4 in this scenario (about 13,000 answers of m): 15,000 new
+    inputs fill it, 5,000 more only evict. make bench measures 100,000 (docs/cache.md)."""
     base = random.randint(10 ** 6, 10 ** 7)
-    client.check_output("cat > /tmp/distinct.lua <<'EOF'\n"
-                        "local n, done = 0, 0\n"
-                        "wrk.method = 'POST'\n"
-                        "wrk.headers['Content-Type'] = 'application/json'\n"
-                        "request = function()\n"
-                        "  n = n + 1\n"
-                        "  return wrk.format(nil, '/v1/models/m:predict', nil, '{\"instances\": [' .. (%d + n) .. ']}')\n"
-                        "end\n"
-                        "response = function(status, headers, body)\n"
-                        "  done = done + 1\n"
-                        "  if done >= 100000 then wrk.thread:stop() end\n"
-                        "end\n"
-                        "EOF" % base)
-    rss_before = cache_rss_kib()
     evicted_before = cache_stat("MAIN.n_lru_nuked")
-    out = client.check_output("wrk -t1 -c16 -d300s -s /tmp/distinct.lua https://edge1:443/v1/models/m:predict")
-    requests = int(re.search(r"(\d+) requests in", out).group(1))
-    assert requests >= 100000, out
-    assert "Non-2xx" not in out, out
-    rss_after = cache_rss_kib()
+    rss = [cache_rss_kib()]
+    sent = distinct_inputs(15000, base)
+    rss.append(cache_rss_kib())
+    sent += distinct_inputs(5000, base + 15000)
+    rss.append(cache_rss_kib())
     stored, limit = cache_stat("SMA.cache.g_bytes"), 4 * 1024 * 1024
     evicted = cache_stat("MAIN.n_lru_nuked") - evicted_before
     objects = cache_stat("MAIN.n_object")
-    print("100,000 distinct inputs: %d requests; stored %d bytes of %d, %d answers kept, %d evicted; "
-          "varnishd RSS %d -> %d KiB (+%d)" % (requests, stored, limit, objects, evicted, rss_before, rss_after,
-                                               rss_after - rss_before))
+    print("20,000 distinct inputs: %d requests; stored %d bytes of %d, %d answers kept, %d evicted; "
+          "varnishd RSS %s KiB (before, after 15,000, after 20,000)" % (sent, stored, limit, objects, evicted, rss))
+    assert sent == 20000
     assert stored <= limit
-    assert evicted > 0 and objects < 100000
-    # Bodies and headers are counted in the bound; each kept answer's bookkeeping and the
-    # allocator's slack come on top: together at most twice the bound.
-    assert rss_after - rss_before <= 2 * limit // 1024
+    assert evicted > 0 and objects < 15000
+    # Full at 15,000: the next 5,000 replace answers, they do not add memory.
+    assert rss[2] - rss[1] <= limit // 1024 // 2, rss
     # The edge's metrics count what happened.
     metrics = host(CLIENT).check_output("curl -sf http://edge1:9146/metrics")
     for name in ("hits_total", "misses_total", "evictions_total", "bytes", "bytes_limit"):
         assert re.search(r"^lighttpd_edge_cache_%s [0-9.e+]+$" % name, metrics, re.M), name
-    assert float(re.search(r"^lighttpd_edge_cache_evictions_total (\S+)$", metrics, re.M).group(1)) > 0
+    assert float(re.search(r"^lighttpd_edge_cache_evictions_total (\S+)$", metrics, re.M).group(1)) >= evicted
