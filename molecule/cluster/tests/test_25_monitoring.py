@@ -80,8 +80,9 @@ def test_prometheus_scrapes_every_edge_and_model_server():
         up = {(m["job"], m["instance"]) for m, v in query('up{job=~"lighttpd_edge|tfserving"}') if v == 1}
         return up == expected and up
     wait_for(all_up, 60, "every target up")
-    assert {m["model"] for m, v in query("tfserving_model_available") if v == 1} == {"half_plus_two"}
+    assert {m["model"] for m, v in query("tfserving_model_available") if v == 1} == {"half_plus_two", "m"}
     assert [v for _m, v in query("lighttpd_edge_up")] == [1]
+    assert [v for _m, v in query("lighttpd_edge_cache_up")] == [1]  # the prediction cache's counters (model m)
     assert query("lighttpd_edge_certificate_not_after_timestamp_seconds - time() > 86400")
     # The rules are loaded (every alert of the shipped file) and nothing fires on a healthy fleet.
     out = json.loads(host(MON).check_output("curl -sf http://127.0.0.1:9090/api/v1/rules"))
