@@ -226,6 +226,11 @@ RULES = {
     "bind_or_empty": (lambda v: v == "" or _bind(v), "IPV4:PORT, [IPV6]:PORT, or empty for none"),
     "path": (_path, "an absolute path (letters, digits and _ . / @ + = , : -)"),
     "path_or_empty": (lambda v: v == "" or _path(v), "an absolute path, or empty"),
+    # A key kept inside an installed collection is deleted by its next upgrade (and a checkout's
+    # would be one `ansible-galaxy collection build` from a tarball).
+    "key_dir": (lambda v: _path(v) and "/ansible_collections/" not in v + "/",
+                "an absolute path in your project, outside any installed collection (ansible_collections/); "
+                "set it when the inventory is not a file (no inventory_dir)"),
     "private_dir": (_outside_world_writable, "an absolute path outside world-writable directories (/tmp, /var/tmp, /dev/shm)"),
     "url": (lambda v: isinstance(v, str) and bool(_URL.match(v)), "an http:// or https:// URL without spaces or quotes"),
     "https_url": (lambda v: isinstance(v, str) and bool(_URL.match(v)) and v.startswith("https://"),

@@ -2,7 +2,10 @@
 -- test minted, with lighty.c.md and lighty.c.b64urldec as lighttpd 1.4.69's mod_magnet has them
 -- (the hash is hex, upper case). Prints NAME=RESULT per case, RESULT being ok, forbidden:SCOPE
 -- or the refusal's reason (spaces as _), then cache=N (verified tokens remembered).
--- Usage: lua5.4 oidc_driver.lua MODULE CONFIG_JSON CASES (lines: NAME NOW MODEL ROUTE TOKEN)
+-- Usage: lua5.4 oidc_driver.lua MODULE CONFIG_JSON CASES [count]
+--   CASES: lines NAME NOW MODEL ROUTE TOKEN, or @FIELD VALUE, which sets a config field (a
+--   string) from then on (the verifier keeps the table it was given: @keys_file PATH).
+--   count: also NAME.b64=N, the bytes the verifier gave lighty.c.b64urldec for that case.
 local cjson = require "cjson"
 local digest = require "openssl.digest"
 
@@ -23,18 +26,25 @@ local function b64urldec(s)
   return table.concat(out)
 end
 
+local decoded = 0
 local lighty = {c = {
   md = function(alg, data)
     return (digest.new(alg):final(data):gsub(".", function(c) return string.format("%02X", c:byte()) end))
   end,
-  b64urldec = b64urldec,
+  b64urldec = function(s) decoded = decoded + #s; return b64urldec(s) end,
 }}
 
 local new = dofile(arg[1])
 local config = cjson.decode(io.open(arg[2]):read("a"))
 local verifier = new(config, lighty.c)
 for line in io.lines(arg[3]) do
+  local field, value = line:match("^@(%S+) (.*)$")
+  if field then
+    config[field] = value
+    goto continue
+  end
   local name, now, model, route, token = line:match("^(%S+) (%S+) (%S+) (%S+) (%S*)$")
+  decoded = 0
   local claims, why = verifier:verify(token, tonumber(now))
   local result
   if claims then
@@ -47,6 +57,8 @@ for line in io.lines(arg[3]) do
     result = why:gsub(" ", "_")
   end
   print(name .. "=" .. result)
+  if arg[4] == "count" then print(name .. ".b64=" .. decoded) end
+  ::continue::
 end
 local n = 0
 for _ in pairs(verifier.cur) do n = n + 1 end
