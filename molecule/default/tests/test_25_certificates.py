@@ -136,3 +136,43 @@ def test_an_independent_scanner_finds_the_edge_compliant_with_mozilla_intermedia
     # The control: without the fleet CA as trust anchor, path validation fails.
     code, out = sslyze()
     assert code != 0 and "certificate_path_validation" in out, out[-2000:]
+
+
+def test_a_lost_ca_stops_the_run_before_anything_changes():
+    # The CA directory disappears (an upgrade of the collection deleted it, a new controller
+    # without the backup): the previous role created a new CA without a word and re-issued
+    # every leaf, and every client trusting the old ca.pem failed. Now the run stops at the
+    # start, names the way back, and changes nothing.
+    aside = CA_DIR + ".aside"
+    os.rename(CA_DIR, aside)
+    try:
+        serial = leaf("stack1").serial_number
+        code, output = tls_converge_expecting_failure("stack1")
+        assert "trusts a fleet CA" in output and "Restore ca.key and ca.pem" in output, output[-3000:]
+        assert "lighttpd_tls_ca_rotate=true" in output
+        assert not os.path.exists(CA_DIR), "no new CA may be created"
+        assert leaf("stack1").serial_number == serial and served_serial("stack1") == serial
+    finally:
+        if os.path.exists(CA_DIR):
+            subprocess.run(["rm", "-rf", CA_DIR], check=True)
+        os.rename(aside, CA_DIR)
+    # Another CA in its place (a directory restored from the wrong backup): stopped as well.
+    other = CA_DIR + ".other"
+    subprocess.run(["cp", "-a", CA_DIR, other], check=True)
+    try:
+        with open(os.path.join(other, "ca.pem"), "a") as handle:
+            handle.write("\n")  # not the certificate the edges trust
+        code, output = run_playbook("converge.yml", "--tags", "lighttpd_tls", "--limit", "stack1",
+                                    extra_vars={"lighttpd_tls_ca_dir": other})
+        assert code != 0 and "that is not the one in " + other in output, output[-3000:]
+    finally:
+        subprocess.run(["rm", "-rf", other], check=True)
+    # The CA back in place: the run passes and changes nothing.
+    output = tls_converge("stack1")
+    assert re.search(r"stack1\s+:.*changed=0", output), output[-2000:]
+
+
+def tls_converge_expecting_failure(on):
+    code, output = run_playbook("converge.yml", "--tags", "lighttpd_tls", "--limit", on)
+    assert code != 0, output[-3000:]
+    return code, output

@@ -8,6 +8,7 @@ import pytest
 from conftest import host
 
 EDGE, CLIENT = "edge1", "client1"
+PREDICT = "/v1/models/half_plus_two:predict"
 pytestmark = pytest.mark.units((EDGE, "lighttpd@edge"), (EDGE, "lighttpd@static"))
 
 
@@ -73,9 +74,42 @@ def test_oversized_body_gets_413():
     assert out == "413"
 
 
+def test_credentials_in_the_query_string_reach_neither_the_backend_nor_the_log():
+    # A query string travelled on as it came: ?access_token=... reached TF Serving and, on
+    # cached routes, Varnish's shared-memory log; only access_token was redacted in the access
+    # log, and only with OIDC on (issue 26). Now credential-looking parameters are cut.
+    marker = uuid.uuid4().hex[:12]
+    answer = json.loads(host(CLIENT).check_output(
+        "curl -skf -d '{}' 'https://edge1%s?signature_version=2&access_token=SECRET-%s&API_KEY=SECRET-%s"
+        "&x=%s&%%54oken=SECRET-%s&client_secret=SECRET-%s'", PREDICT, marker, marker, marker, marker, marker))
+    assert answer["path"] == "%s?signature_version=2&x=%s" % (PREDICT, marker), answer
+    for _ in range(20):
+        log = host(EDGE).run("grep -h %s /var/log/lighttpd-edge/access.log", marker).stdout
+        if log:
+            break
+        time.sleep(0.5)
+    assert log and "SECRET" not in log and "x=%s" % marker in log, log
+
+
 def test_status_only_on_loopback():
     assert "uptime" in host(EDGE).check_output("curl -sf 'http://127.0.0.1:9080/server-status?auto'").lower()
     assert host(CLIENT).run("curl -s -m 3 http://edge1:9080/server-status").rc == 7
+
+
+def test_the_status_listener_serves_the_status_pages_alone():
+    # The loopback status listener (plain HTTP) served every route as well: a prediction there
+    # skipped TLS, so with lighttpd_tls_client_verify: required and no API keys or tokens no
+    # credential was checked at all (issue 26). Only the status pages answer now.
+    before = host(EDGE).check_output("curl -sf http://127.0.0.1:8501/__served")
+    codes = [host(EDGE).check_output("curl -s -o /dev/null -w '%%{http_code}' --path-as-is %s "
+                                     "http://127.0.0.1:9080%s", body, path)
+             for body, path in (("-d {}", PREDICT), ("-G", "/v1/models/half_plus_two"),
+                                ("-G", "/v1/models/half_plus_two/metadata"), ("-G", "/"), ("-G", "/index.html"),
+                                ("-G", "/server-status/../v1/models/half_plus_two"), ("-G", "/server-statusx"))]
+    print("on the status listener:", codes)
+    assert codes == ["403"] * len(codes), codes
+    assert host(EDGE).check_output("curl -sf http://127.0.0.1:8501/__served") == before
+    assert host(EDGE).check_output("curl -s -o /dev/null -w '%%{http_code}' http://127.0.0.1:9080/server-statistics") == "200"
 
 
 def test_rate_limit_gives_429_with_retry_after_while_another_address_is_served():

@@ -126,6 +126,43 @@ def test_a_flood_of_half_sent_requests_then_reset_does_not_lock_the_client_out(p
     assert codes == ["200"] * 20, codes
 
 
+CURL_H2_POSTS = r'''
+import concurrent.futures, subprocess, sys, tempfile
+# curl (the host's own) sends N predictions with a 1,000-byte body over HTTP/2, 8 at a time;
+# prints "STATUS CURL_EXIT RETRY_AFTER" for each.
+with open("/tmp/body-1000", "wb") as handle:
+    handle.write(b"1" * 1000)
+
+def one(_):
+    with tempfile.NamedTemporaryFile() as headers:
+        proc = subprocess.run(["curl", "-sk", "--http2", "-o", "/dev/null", "-D", headers.name, "-m", "10",
+                               "-w", "%{http_code}", "--data-binary", "@/tmp/body-1000", sys.argv[2]],
+                              capture_output=True, text=True)
+        retry = [l.split(":", 1)[1].strip() for l in open(headers.name, errors="replace")
+                 if l.lower().startswith("retry-after:")]
+    return "%s %d %s" % (proc.stdout.strip() or "000", proc.returncode, retry[0] if retry else "-")
+
+with concurrent.futures.ThreadPoolExecutor(8) as pool:
+    print("\n".join(pool.map(one, range(int(sys.argv[1])))))
+'''
+
+
+def test_early_refusals_over_http2_reach_debian_12s_curl_as_a_status():
+    # curl 7.88 (Debian 12, proxy1) sends predictions with a 1,000-byte body over HTTP/2, 8 at a
+    # time, past the scenario's burst of 20: the edge refuses some before it has read their
+    # bodies. It ended those streams with RST_STREAM(NO_ERROR), which curl 7.88 reports as a
+    # stream error (exit 92, status 000): the client never saw the 429 or its Retry-After.
+    # The edge now reads such a small body before it answers the refusal.
+    assert host(PROXY).check_output("curl --version").startswith("curl 7.88")
+    results = [line.split() for line in run_python(PROXY, CURL_H2_POSTS, 60, "https://edge1" + PREDICT).splitlines()]
+    print("60 predictions with 1,000-byte bodies over HTTP/2 from curl 7.88 (status, exit):",
+          {"%s %s" % k: sum(1 for r in results if tuple(r[:2]) == k) for k in {tuple(r[:2]) for r in results}})
+    assert len(results) == 60 and all(r[1] == "0" for r in results), results
+    refused = [r for r in results if r[0] == "429"]
+    assert refused and all(r[2] == "1" for r in refused), results
+    assert all(r[0] in ("200", "429") for r in results), results
+
+
 def test_clients_behind_the_trusted_proxy_are_limited_separately():
     client_ip, edge_ip, proxy_ip = address(CLIENT), address(EDGE), address(PROXY)
     agent = "behind-lb-" + uuid.uuid4().hex[:8]

@@ -29,7 +29,7 @@ end
 local function run(env, ip)
   lighty = {
     r = {req_env = env, req_attr = {["request.remote-addr"] = ip}, req_header = {},
-         resp_header = {}, resp_body = {set = function() end}},
+         resp_header = {}, resp_body = {set = function() end}, req_body = {len = 0, bytes_in = 0}},
     c = {md = function() return "OTHER" end},
     server = {irequests = function()
       local list = {}

@@ -10,7 +10,7 @@ local held = {}   -- request environments lighttpd still holds (admitted, no res
 local function request(ip, env, headers)
   lighty = {
     r = {req_env = env, req_attr = {["request.remote-addr"] = ip}, req_header = headers or {},
-         resp_header = {}, resp_body = {set = function() end}},
+         resp_header = {}, resp_body = {set = function() end}, req_body = {len = 0, bytes_in = 0}},
     c = {md = function(_, data) return data == "right-key" and "DIGEST" or "OTHER" end},
     server = {irequests = function()
       local i = 0
