@@ -109,7 +109,7 @@ def test_the_status_listener_serves_the_status_pages_alone():
     print("on the status listener:", codes)
     assert codes == ["403"] * len(codes), codes
     assert host(EDGE).check_output("curl -sf http://127.0.0.1:8501/__served") == before
-    assert host(EDGE).check_output("curl -s -o /dev/null -w '%%{http_code}' http://127.0.0.1:9080/server-statistics") == "200"
+    assert host(EDGE).check_output("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9080/server-statistics") == "200"
 
 
 def test_rate_limit_gives_429_with_retry_after_while_another_address_is_served():
