@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 name: check_variables
 short_description: Check role variables against named rules (types, ranges, formats, identities)
-version_added: 0.2.0
+version_added: 0.1.0
 author: lighttpd_tensorflow.serving maintainers
 description:
 - The roles call it at their start, before any task changes the host. Each variable is named with a rule

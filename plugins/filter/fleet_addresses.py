@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 name: fleet_addresses
 short_description: The validated IP address of each peer host (edges and model servers)
-version_added: 0.2.0
+version_added: 0.1.0
 author: lighttpd_tensorflow.serving maintainers
 description:
 - One source of addresses for both roles. For each host, the first value that is set wins - the host variable

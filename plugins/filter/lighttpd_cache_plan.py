@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 name: lighttpd_cache_plan
 short_description: Resolve each cached model's URL forms to the model version that answers them
-version_added: 0.8.0
+version_added: 0.1.0
 author: lighttpd_tensorflow.serving maintainers
 description:
 - For each model in C(lighttpd_cache_models), lists the URL forms the edge's prediction cache answers (the

@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 name: lighttpd_certificate_names
 short_description: Every name and address an edge is reached by, as subjectAltName entries
-version_added: 0.4.0
+version_added: 0.1.0
 author: lighttpd_tensorflow.serving maintainers
 description:
 - The server name first, then the inventory name, the host's FQDN and short name, V(localhost), the extra names, and

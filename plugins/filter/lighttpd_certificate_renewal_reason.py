@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 name: lighttpd_certificate_renewal_reason
 short_description: Why an edge's leaf certificate must be issued again, or an empty string
-version_added: 0.4.0
+version_added: 0.1.0
 author: lighttpd_tensorflow.serving maintainers
 description:
 - Returns an empty string when the leaf may stay. A leaf is issued again when it is missing, does not belong to

@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 name: lighttpd_kernel_settings
 short_description: sysctl values an edge needs for one new backend connection per proxied request
-version_added: 0.4.0
+version_added: 0.1.0
 author: lighttpd_tensorflow.serving maintainers
 description:
 - lighttpd's mod_proxy opens a new connection to the backend for every request. A connection the edge closes first
