@@ -40,6 +40,11 @@ options:
     description: How many allowed batch sizes at most.
     type: int
     default: 6
+  overrides:
+    description: Values that replace the computed ones (a user's partial C(tfserving_batching)); the other keys stay
+      computed. A C(max_batch_size) here also sets the allowed batch sizes, unless C(allowed_batch_sizes) is given
+      too. Keys other than the six returned ones are refused.
+    type: dict
 """
 
 EXAMPLES = r"""

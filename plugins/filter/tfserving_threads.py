@@ -24,6 +24,10 @@ options:
     description: Set intra-op parallelism to the CPU count and inter-op to half of it instead of leaving both automatic.
     type: bool
     default: false
+  overrides:
+    description: Values that replace the computed ones (a user's partial C(tfserving_threads)); the other keys stay
+      computed; keys other than the three returned ones are refused.
+    type: dict
 """
 
 EXAMPLES = r"""

@@ -56,21 +56,41 @@ def parse_version(name, value):
 
 # ---------------------------------------------------------------- TF Serving threads
 
-def tfserving_threads(cpus, op_parallelism=False):
+def _overrides(variable, overrides, keys):
+    """A user's partial dict over a computed one: known keys only, the rest stays computed."""
+    if overrides is None:
+        return {}
+    if not isinstance(overrides, dict):
+        raise TuningError("%s: got %r; allowed: a dict with some of the keys %s"
+                          % (variable, overrides, ", ".join(keys)))
+    unknown = sorted(str(k) for k in overrides if k not in keys)
+    if unknown:
+        raise TuningError("%s: got the unknown key%s %s; allowed: %s"
+                          % (variable, "s" if len(unknown) > 1 else "", ", ".join(unknown), ", ".join(keys)))
+    return dict(overrides)
+
+
+THREAD_KEYS = ("rest_api_num_threads", "tensorflow_intra_op_parallelism", "tensorflow_inter_op_parallelism")
+
+
+def tfserving_threads(cpus, op_parallelism=False, overrides=None):
     """Thread settings for tensorflow_model_server.
 
     rest_api_num_threads follows TF Serving's own default (4 x CPUs) with a floor of 2,
     because 1 freezes the REST server. intra/inter-op parallelism stay 0 (TensorFlow
-    decides) unless op_parallelism is true.
+    decides) unless op_parallelism is true. `overrides` (tfserving_threads) replaces the
+    values it names and keeps the computed rest.
     """
     cpus = _int("cpus (tfserving_cpus)", cpus, minimum=1)
     if not isinstance(op_parallelism, bool):
         raise TuningError("op_parallelism must be a boolean, got %r" % (op_parallelism,))
-    return {
+    result = {
         "rest_api_num_threads": max(2, 4 * cpus),
         "tensorflow_intra_op_parallelism": cpus if op_parallelism else 0,
         "tensorflow_inter_op_parallelism": max(1, cpus // 2) if op_parallelism else 0,
     }
+    result.update(_overrides("tfserving_threads", overrides, THREAD_KEYS))
+    return result
 
 
 # ---------------------------------------------------------------- TF Serving batching
@@ -82,14 +102,23 @@ _BATCH_DEFAULTS = {
 }
 
 
+BATCHING_KEYS = ("max_batch_size", "batch_timeout_micros", "max_enqueued_batches", "num_batch_threads",
+                 "allowed_batch_sizes", "pad_variable_length_inputs")
+
+
 def tfserving_batching(cpus, accelerator="cpu", max_batch_size=None, batch_timeout_micros=None,
-                       online=True, max_allowed_sizes=6):
+                       online=True, max_allowed_sizes=6, overrides=None):
     """Batching parameters after TF Serving's batching guide.
 
     num_batch_threads = CPUs; max_enqueued_batches = num_batch_threads for online serving
     (bounded queue, low latency) or 1000 x for offline throughput; allowed_batch_sizes are
     powers of two below max_batch_size, increasing and ending at max_batch_size.
+    `overrides` (tfserving_batching) replaces the values it names and keeps the computed rest;
+    a max_batch_size given there also sets the allowed sizes, unless they are given too.
     """
+    given = _overrides("tfserving_batching", overrides, BATCHING_KEYS)
+    max_batch_size = given.get("max_batch_size", max_batch_size)
+    batch_timeout_micros = given.get("batch_timeout_micros", batch_timeout_micros)
     cpus = _int("cpus (tfserving_cpus)", cpus, minimum=1)
     accelerator = _choice("accelerator", accelerator, sorted(_BATCH_DEFAULTS))
     default_size, default_timeout = _BATCH_DEFAULTS[accelerator]
@@ -109,7 +138,7 @@ def tfserving_batching(cpus, accelerator="cpu", max_batch_size=None, batch_timeo
         step *= 2
     allowed = powers[-(count - 1):] if count > 1 else []
     allowed.append(size)
-    return {
+    result = {
         "max_batch_size": size,
         "batch_timeout_micros": timeout,
         "max_enqueued_batches": threads if online else threads * 1000,
@@ -117,6 +146,9 @@ def tfserving_batching(cpus, accelerator="cpu", max_batch_size=None, batch_timeo
         "allowed_batch_sizes": allowed,
         "pad_variable_length_inputs": False,
     }
+    result.update(given)
+    result["max_batch_size"], result["batch_timeout_micros"] = size, timeout
+    return result
 
 
 # ---------------------------------------------------------------- lighttpd connection limits
@@ -327,15 +359,15 @@ VERSION_POLICIES = ("latest", "specific", "all")
 
 def _check_name(what, value):
     if not isinstance(value, str) or not _NAME.match(value):
-        raise TuningError("%s must match %s (letters, digits, '_', '.', '-'; no quotes, spaces "
-                          "or newlines), got %r" % (what, _NAME.pattern, value))
+        raise TuningError("%s: got %r; allowed: 1-128 letters, digits, '_', '.' and '-', starting with a "
+                          "letter or digit" % (what, value))
     return value
 
 
 def _check_path(what, value):
     if not isinstance(value, str) or not _PATH.match(value) or "/../" in value + "/":
-        raise TuningError("%s must be an absolute path of letters, digits and _./@+=,- "
-                          "(no quotes, spaces or '..'), got %r" % (what, value))
+        raise TuningError("%s: got %r; allowed: an absolute path of letters, digits and _./@+=,- "
+                          "(no quotes, spaces or '..')" % (what, value))
     return value
 
 
@@ -387,7 +419,8 @@ def normalize_models(models):
         checked_labels = {}
         for label, version in sorted(labels.items()):
             if not isinstance(label, str) or not _LABEL.match(label):
-                raise TuningError("%s.labels key %r must match %s" % (where, label, _LABEL.pattern))
+                raise TuningError("%s.labels: got the label %r; allowed: 1-64 letters, digits, '_' and '-', "
+                                  "starting with a letter" % (where, label))
             checked_labels[label] = _int("%s.labels.%s" % (where, label), version, minimum=1)
         out.append({
             "name": name,

@@ -219,20 +219,20 @@ def test_models_config_example():
 
 @given(st.text(min_size=1, max_size=20).filter(lambda s: any(c in s for c in "\"'\n\\ {}")))
 def test_names_with_quotes_or_newlines_are_refused(name):
-    with pytest.raises(TuningError, match=r"models\[0\]\.name must match"):
+    with pytest.raises(TuningError, match=r"models\[0\]\.name: got .*; allowed: 1-128 letters"):
         tuning.tfserving_models_config([{"name": name, "base_path": "/srv/m"}])
 
 
 @pytest.mark.parametrize("model, message", [
-    ({"name": "m", "base_path": "relative/path"}, r"models\[0\]\.base_path must be an absolute path"),
-    ({"name": "m", "base_path": "/srv/\"m"}, r"models\[0\]\.base_path must be an absolute path"),
-    ({"name": "m", "base_path": "/srv/../etc"}, r"models\[0\]\.base_path must be an absolute path"),
+    ({"name": "m", "base_path": "relative/path"}, r"models\[0\]\.base_path: got .*; allowed: an absolute path"),
+    ({"name": "m", "base_path": "/srv/\"m"}, r"models\[0\]\.base_path: got .*; allowed: an absolute path"),
+    ({"name": "m", "base_path": "/srv/../etc"}, r"models\[0\]\.base_path: got .*; allowed: an absolute path"),
     ({"name": "m", "base_path": "/srv/m", "version_policy": {"newest": 1}},
      r"models\[0\]\.version_policy must be one of latest, specific, all"),
     ({"name": "m", "base_path": "/srv/m", "version_policy": {"specific": []}}, "must be a non-empty list"),
     ({"name": "m", "base_path": "/srv/m", "version_policy": {"specific": [3, 3]}}, "duplicate versions"),
     ({"name": "m", "base_path": "/srv/m", "labels": {"stable": 0}}, r"labels\.stable must be >= 1"),
-    ({"name": "m", "base_path": "/srv/m", "labels": {"bad label": 1}}, "labels key 'bad label' must match"),
+    ({"name": "m", "base_path": "/srv/m", "labels": {"bad label": 1}}, "labels: got the label 'bad label'; allowed"),
     ({"name": "m", "base_path": "/srv/m", "platform": "pytorch"}, r"platform must be one of tensorflow, tflite"),
     ({"name": "m", "base_path": "/srv/m", "colour": "red"}, "unknown keys colour"),
 ])
@@ -355,3 +355,30 @@ def test_kernel_settings_take_a_given_range():
     assert result["net.ipv4.ip_local_port_range"] == "40000 42047"
     with pytest.raises(TuningError, match="1024 <= LOW < HIGH <= 65535"):
         tuning.lighttpd_kernel_settings(["10.0.0.5"], 10, port_range="80 1000")
+
+
+def test_a_partial_batching_override_keeps_the_computed_rest():
+    # issue 27: {max_batch_size: 64} was refused ("params is missing batch_timeout_micros, ...").
+    out = tuning.tfserving_batching(4, overrides={"max_batch_size": 64})
+    assert out == {"max_batch_size": 64, "batch_timeout_micros": 0, "max_enqueued_batches": 4,
+                   "num_batch_threads": 4, "allowed_batch_sizes": [2, 4, 8, 16, 32, 64],
+                   "pad_variable_length_inputs": False}
+    assert tuning.tfserving_batching_config(out).startswith("max_batch_size {\n  value: 64\n}")
+    same = tuning.tfserving_batching(4)
+    assert tuning.tfserving_batching(4, overrides=same) == same  # the role's default: no change
+    kept = tuning.tfserving_batching(2, overrides={"num_batch_threads": 8, "allowed_batch_sizes": [8, 32]})
+    assert kept["num_batch_threads"] == 8 and kept["allowed_batch_sizes"] == [8, 32] and kept["max_batch_size"] == 32
+
+
+def test_a_partial_threads_override_keeps_the_computed_rest():
+    assert tuning.tfserving_threads(2, overrides={"rest_api_num_threads": 16}) == {
+        "rest_api_num_threads": 16, "tensorflow_intra_op_parallelism": 0, "tensorflow_inter_op_parallelism": 0}
+
+
+@pytest.mark.parametrize("call", [
+    lambda: tuning.tfserving_batching(4, overrides={"max_batch_size": 64, "max_batch": 1}),
+    lambda: tuning.tfserving_threads(4, overrides={"threads": 2}),
+])
+def test_overrides_refuse_unknown_keys_naming_them(call):
+    with pytest.raises(TuningError, match=r"^tfserving_(batching|threads): got the unknown key (max_batch|threads); allowed: "):
+        call()
