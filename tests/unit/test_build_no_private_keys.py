@@ -5,6 +5,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tarfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -29,7 +30,8 @@ def test_a_tree_holding_a_ca_builds_a_tarball_without_any_private_key(tmp_path):
         (tree / name).write_bytes(KEY)
         (tree / os.path.dirname(name) / "ca.pem").write_text("public\n")
     out = tmp_path / "dist"
-    subprocess.run([shutil.which("ansible-galaxy") or "ansible-galaxy", "collection", "build", "--output-path",
+    galaxy = shutil.which("ansible-galaxy") or os.path.join(os.path.dirname(sys.executable), "ansible-galaxy")
+    subprocess.run([galaxy, "collection", "build", "--output-path",
                     str(out), str(tree)], check=True, capture_output=True)
     (tarball,) = out.iterdir()
     with tarfile.open(tarball) as tar:
