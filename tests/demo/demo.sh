@@ -8,6 +8,10 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
+# The demo inventory's connection: podman exec with pipelining (test harness, not the collection's).
+export ANSIBLE_CONNECTION_PLUGINS=$root/molecule/shared/connection_plugins
+demo_start=$(date +%s)
+phase() { echo; echo "=== make demo [$(( $(date +%s) - demo_start )) s]: $*"; }
 image=${DEMO_IMAGE:-localhost/lts-debian12-systemd}
 network=lts-demo
 port=${DEMO_HTTPS_PORT:-8443}
@@ -41,6 +45,7 @@ source_choice() {
 }
 
 up() {
+  phase "1/4 starting the fleet's containers (${hosts[*]})"
   podman network exists "$network" || podman network create "$network" >/dev/null
   for h in "${hosts[@]}"; do
     if ! podman container exists "$h"; then
@@ -69,11 +74,16 @@ up() {
     prepare_inventory=()
   fi
   # Fresh package lists, and (stand-in only) the local repository served from the edge.
+  phase "2/4 package lists$([ ${#prepare_inventory[@]} -gt 0 ] && echo ' and the stand-in repository')"
   ansible-playbook -i "$inventory" "${prepare_inventory[@]}" molecule/shared/prepare.yml \
-    -e "standin_repo_dir=$root/.cache/standin-repo standin_repo_port=8080" >/dev/null
+    -e "standin_repo_dir=$root/.cache/standin-repo standin_repo_port=8080" | tee .cache/demo-prepare.log \
+    | grep --line-buffered -E '^(PLAY|TASK) \[|^(fatal|failed)|^\S+ +: ok='
+  phase "3/4 playbooks/site.yml: model servers, then the edge (full log: .cache/demo-site.log)"
   start=$(date +%s)
-  ansible-playbook -i "$inventory" playbooks/site.yml "${extra[@]}" | tee .cache/demo-site.log | tail -n 12
+  ansible-playbook -i "$inventory" playbooks/site.yml "${extra[@]}" | tee .cache/demo-site.log \
+    | grep --line-buffered -E '^(PLAY|TASK) \[|^(fatal|failed)|^\S+ +: ok=|^ +msg: |^changed: '
   echo "site.yml took $(( $(date +%s) - start )) s"
+  phase "4/4 a prediction through the edge"
   echo
   echo "The edge's certificate is issued by the fleet CA $ca_dir/ca.pem (clients trust that file)."
   echo "Prediction over HTTPS through the edge ($url):"
@@ -82,6 +92,7 @@ up() {
   echo "Repeat it:  curl --cacert .cache/demo-ca/ca.pem --resolve localhost:$port:127.0.0.1 \\"
   echo "              -d '{\"instances\": [1.0, 2.0, 5.0]}' https://localhost:$port/v1/models/half_plus_two:predict"
   echo "Tear down:  make demo-destroy"
+  echo "make demo took $(( $(date +%s) - demo_start )) s"
 }
 
 case "${1:-up}" in
