@@ -193,6 +193,44 @@ def test_moving_the_label_back_never_answers_from_version_2_once_done():
     assert {offset(a) for a in ask([STABLE, VERSION_1], INPUTS[:3])} == {2}
 
 
+def test_an_explicit_version_no_server_loads_gets_tf_servings_own_404():
+    # Version 2 is in the edge's table (specific [1, 2]) but its directory leaves every model
+    # server, which unloads it. A client asking for exactly that version: the previous VCL
+    # asked again with the same path on every 404 (5 POSTs) and answered varnishd's HTML "503
+    # Backend fetch failed" (issue 29). Now TF Serving's 404 comes through, after one fetch.
+    version_2 = "/v1/models/m/versions/2:predict"
+    hide = "mv /var/lib/tfserving/models/m/2 /var/lib/tfserving/models/m/hidden-2"
+    show = "mv /var/lib/tfserving/models/m/hidden-2 /var/lib/tfserving/models/m/2"
+
+    def direct_status(name):
+        return host(name).check_output("curl -s -o /dev/null -w '%%{http_code}' -d '{\"instances\": [1.0]}' "
+                                       "http://127.0.0.1:8501%s", version_2)
+
+    def wait_for(status):
+        for _ in range(60):
+            if all(direct_status(name) == status for name in SERVERS):
+                return
+            time.sleep(0.5)
+        raise AssertionError("the model servers never answered %s for version 2" % status)
+
+    for name in SERVERS:
+        host(name).check_output(hide)
+    try:
+        wait_for("404")
+        before = served("NOT_FOUND")
+        answers = ask([version_2], fresh_inputs(1))
+        after = served("NOT_FOUND")
+        print("explicit unloaded version through the cache: %s; model servers' 404s %d -> %d"
+              % ([(a["status"], a["cache"], a["body"][:80]) for a in answers], before, after))
+        assert [a["status"] for a in answers] == [404], answers
+        assert json.loads(answers[0]["body"])["error"].startswith(("Servable not found", "Could not find")), answers
+        assert after - before <= 1, (before, after)
+    finally:
+        for name in SERVERS:
+            host(name).run(show)
+        wait_for("200")
+
+
 def cache_rss_kib():
     """RSS of varnishd's manager and cache processes (the child keeps the manager's command line)."""
     pids = host(EDGE).check_output("pgrep -d, -f '^/usr/sbin/varnishd'")
