@@ -193,6 +193,32 @@ def test_moving_the_label_back_never_answers_from_version_2_once_done():
     assert {offset(a) for a in ask([STABLE, VERSION_1], INPUTS[:3])} == {2}
 
 
+def active_vcl_sha256():
+    return host(EDGE).check_output(
+        "active=$(varnishadm -n /run/lighttpd-edge-cache/varnishd vcl.list | awk '$1 == \"active\" {print $NF}'); "
+        "varnishadm -n /run/lighttpd-edge-cache/varnishd vcl.show \"$active\" | sha256sum | cut -d' ' -f1")
+
+
+def test_a_switch_a_previous_run_missed_is_made_by_the_next_run():
+    # A run that died between writing the VCL file and switching varnishd to it (or a switch
+    # that failed) left varnishd on the old table; the next run found the file unchanged and
+    # switched nothing, so the old versions stayed in use without end (issue 29). Here varnishd
+    # is put back on another table by hand, then deploy_models.yml runs with the same models.
+    vcl = "/etc/lighttpd/edge-cache.vcl"
+    wanted = host(EDGE).check_output("sha256sum %s | cut -d' ' -f1", vcl)
+    assert active_vcl_sha256() == wanted
+    host(EDGE).check_output(
+        "sed '1i # an older table' %s > /tmp/older.vcl && varnishadm -n /run/lighttpd-edge-cache/varnishd "
+        "vcl.load older-$$ /tmp/older.vcl >/dev/null && varnishadm -n /run/lighttpd-edge-cache/varnishd "
+        "vcl.use older-$$ >/dev/null", vcl)
+    assert active_vcl_sha256() != wanted
+    m = dict(M, version_policy={"specific": [1, 2]}, labels={"stable": 1}, versions=[M_VERSION_1, M_VERSION_2])
+    code, output = run_playbook("../../playbooks/deploy_models.yml", extra_vars={"tfserving_models": [HALF_PLUS_TWO, m]})
+    assert code == 0, output[-3000:]
+    assert host(EDGE).check_output("sha256sum %s | cut -d' ' -f1", vcl) == wanted  # the file did not change
+    assert active_vcl_sha256() == wanted, "varnishd still runs another table than the file"
+
+
 def test_an_explicit_version_no_server_loads_gets_tf_servings_own_404():
     # Version 2 is in the edge's table (specific [1, 2]) but its directory leaves every model
     # server, which unloads it. A client asking for exactly that version: the previous VCL
