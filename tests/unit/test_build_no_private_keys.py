@@ -39,5 +39,6 @@ def test_a_tree_holding_a_ca_builds_a_tarball_without_any_private_key(tmp_path):
         names = [m.name for m in members]
         leaked = [m.name for m in members if m.isfile() and PRIVATE.search(tar.extractfile(m).read())]
     assert "roles/lighttpd/tasks/main.yml" in names  # the build did take the tree
+    assert "CHANGELOG.rst" in names and "changelogs/changelog.yaml" in names  # the release notes ship
     assert not [n for n in names if n.endswith(".key") or "/pki/" in "/" + n + "/"], names
     assert leaked == [], leaked

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 
+import pytest
 import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -40,6 +41,10 @@ def test_no_version_added_above_the_collection_version():
 
 
 def test_the_changelog_is_valid_and_covers_the_version():
+    if not os.path.exists(tool("antsibull-changelog")):
+        # make compat's per-core environments carry only what the other tests need; `make unit`
+        # (requirements.txt, antsibull-changelog pinned) runs this test.
+        pytest.skip("antsibull-changelog is not installed in this environment")
     lint = subprocess.run([tool("antsibull-changelog"), "lint"], cwd=ROOT, capture_output=True, text=True)
     assert lint.returncode == 0 and not lint.stdout.strip(), lint.stdout + lint.stderr
     changes = subprocess.run([tool("antsibull-changelog"), "lint-changelog-yaml", "changelogs/changelog.yaml"],
