@@ -240,6 +240,13 @@ class Bench(object):
                 "lighttpd_oidc_ca_file": "/opt/bench/issuer/tls.pem", "lighttpd_oidc_default_scopes": ["predict"]}
         self.converge("oidc, every request verified", lighttpd_rate_limit_enabled=False, lighttpd_oidc_cache_entries=0, **oidc)
         cold = self.wrk("edge token verified each time c64", edge, 64, bearer=token)
+        # A forged token of the largest size the edge reads (lighttpd_oidc_token_max_bytes, 8192),
+        # with a header naming the real key: refused after one signature check, before its
+        # payload is decoded. No failure budget, so that every request reaches the verifier.
+        self.converge("oidc, forged tokens, no failure budget", lighttpd_rate_limit_enabled=False,
+                      lighttpd_oidc_cache_entries=0, lighttpd_api_key_failures_per_minute=0, **oidc)
+        forged = self.wrk("edge forged 8 KiB token refused c64", edge, 64,
+                          bearer=self.sh("python3 /opt/bench/issuer.py forge 8000").strip())
         self.converge("oidc, verified tokens remembered", lighttpd_rate_limit_enabled=False, **oidc)
         cached = self.wrk("edge token remembered c64", edge, 64, bearer=token)
         self.converge("api key, no limiter", lighttpd_rate_limit_enabled=False,
@@ -247,6 +254,8 @@ class Bench(object):
         key_only = self.wrk("edge API key (no limiter) c64", edge, 64, api_key=True)
         ratios["API key / bare"] = _ratio(key_only["rps"], bare["rps"])
         ratios["access token verified each time / bare"] = _ratio(cold["rps"], bare["rps"])
+        # Target (issue 26): a forged token costs at most 2x a genuine one's verification, i.e. >= 0.5.
+        ratios["forged 8 KiB token refused / genuine token verified each time"] = _ratio(forged["rps"], cold["rps"])
         ratios["access token remembered / bare"] = _ratio(cached["rps"], bare["rps"])
         ratios["access token remembered / verified each time"] = _ratio(cached["rps"], cold["rps"])
 

@@ -4,7 +4,9 @@
 `issuer.py setup` makes an RSA signing key, the discovery document and JWKS under
 /opt/bench/issuer/www, a self-signed HTTPS certificate for localhost, and prints one RS256
 access token valid for an hour (what a provider's client-credentials grant gives);
-`issuer.py serve` serves the documents at https://localhost:9443. Runs with the bench host's
+`issuer.py serve` serves the documents at https://localhost:9443; `issuer.py forge BYTES` prints
+a forged token of BYTES characters: a header naming the issuer's key (RS256), a payload padded
+to the size, a signature of the right length that is not the key's. Runs with the bench host's
 python3-cryptography (the lighttpd role installs it on edges). Benchmark fixture only.
 """
 import base64
@@ -61,6 +63,16 @@ def setup():
     print(signed.decode() + "." + b64(key.sign(signed, padding.PKCS1v15(), hashes.SHA256())))
 
 
+def forge(size):
+    header = b64(json.dumps({"alg": "RS256", "kid": "bench-1", "typ": "at+jwt"}).encode())
+    signature = b64(os.urandom(256))
+    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "forger", "exp": int(time.time()) + 3600, "scope": "predict",
+              "pad": ""}
+    base = len(header) + len(signature) + 2 + len(b64(json.dumps(claims).encode()))
+    claims["pad"] = "x" * ((int(size) - base) * 3 // 4)
+    print(header + "." + b64(json.dumps(claims).encode()) + "." + signature)
+
+
 def serve():
     os.chdir(DIR + "/www")
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 9443), http.server.SimpleHTTPRequestHandler)
@@ -71,4 +83,4 @@ def serve():
 
 
 if __name__ == "__main__":
-    {"setup": setup, "serve": serve}[sys.argv[1]]()
+    {"setup": setup, "serve": serve, "forge": forge}[sys.argv[1]](*sys.argv[2:])
