@@ -100,20 +100,25 @@ def test_usable_keys_leaves_out_what_the_edge_must_not_use(keys):
 
 
 # ---- the fetcher against a real HTTPS server on loopback
-@pytest.fixture()
-def issuer_server(tmp_path, keys):
+def write_localhost_certificate(directory, hours=1):
+    """A self-signed certificate for localhost (cert.pem, key.pem in DIRECTORY), valid HOURS."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
     now = datetime.datetime.now(datetime.timezone.utc)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(1).not_valid_before(now - datetime.timedelta(hours=1))
-            .not_valid_after(now + datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(hours=hours))
             .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .sign(key, hashes.SHA256()))
-    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (tmp_path / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                         serialization.NoEncryption()))
+    (directory / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (directory / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                          serialization.NoEncryption()))
+
+
+@pytest.fixture()
+def issuer_server(tmp_path, keys):
+    write_localhost_certificate(tmp_path)
     documents = {}
 
     class Handler(http.server.BaseHTTPRequestHandler):

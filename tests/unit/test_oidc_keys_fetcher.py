@@ -15,7 +15,6 @@ Then a property test over generated JWK Sets and HTTP answers: never an uncaught
 every failure counted, the last good keys kept, only sane keys written. LTS_FUZZ_EXAMPLES sets
 the number of generated examples (400)."""
 import contextlib
-import datetime
 import http.server
 import io
 import json
@@ -28,13 +27,12 @@ import threading
 import time
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID
 from hypothesis import HealthCheck, event, given, settings, strategies as st
 
-from test_oidc import DRIVER, FILES, ISSUER, LUA, NOW, b64, claims, jwk_of, keys, oidc_keys, sign  # noqa: F401
+from test_oidc import (DRIVER, FILES, ISSUER, LUA, NOW, b64, claims, jwk_of, keys, oidc_keys, sign,  # noqa: F401
+                       write_localhost_certificate)
 
 EXAMPLES = int(os.environ.get("LTS_FUZZ_EXAMPLES", "400"))
 ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "ES512"]
@@ -125,18 +123,7 @@ class Server:
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("issuer")
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(1).not_valid_before(now - datetime.timedelta(hours=1))
-            .not_valid_after(now + datetime.timedelta(hours=2))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    (tmp / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (tmp / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                    serialization.NoEncryption()))
+    write_localhost_certificate(tmp, hours=2)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(tmp / "cert.pem", tmp / "key.pem")
     secure, plain = Server(context), Server()
