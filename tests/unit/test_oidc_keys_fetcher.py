@@ -34,6 +34,9 @@ from hypothesis import HealthCheck, event, given, settings, strategies as st
 from test_oidc import (DRIVER, FILES, ISSUER, LUA, NOW, b64, claims, jwk_of, keys, oidc_keys, sign,  # noqa: F401
                        write_localhost_certificate)
 
+# Independent of ansible-core: `make unit` runs it; `make compat` leaves it out of its per-core runs.
+pytestmark = pytest.mark.core_independent
+
 EXAMPLES = int(os.environ.get("LTS_FUZZ_EXAMPLES", "400"))
 ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "ES512"]
 # The NIST curves' field primes (FIPS 186-4 D.1.2), to build points that are off the curve or
