@@ -41,6 +41,9 @@ def test_rolling_restart_of_a_colocated_fleet_loses_no_request():
     assert all(after[name] != before[name] for name in HOSTS)
 
 
+# On demand (make test-all): about 4.5 min; make test keeps the rolling restart above, and the
+# tfserving scenario (on demand too) upgrades the package alone.
+@pytest.mark.on_demand
 def test_upgrade_through_site_yml_drains_every_restart():
     before = tfserving_pids()
     failed = under_load("converge.yml", extra_vars={"tfserving_version": "2.20.1"})

@@ -42,6 +42,9 @@ def converge(**extra_vars):
 SUPPLIED = {"lighttpd_tls_chain_ca_file": ""}
 
 
+# On demand (make test-all): about 3.5 min of converges; make test keeps the reconciliation of the
+# default instances (the scenario's converge and idempotence).
+@pytest.mark.on_demand
 def test_an_extra_instance_is_added_without_touching_the_others_then_removed():
     before = {name: main_pid(name) for name in ("edge", "static")}
     code, output = converge(lighttpd_extra_instances=[EXTRA])

@@ -22,6 +22,8 @@ def test_absent_removes_instances_units_and_packages():
     assert host(CLIENT).run("curl -sk -m 5 https://edge1/index.html").rc == 7
 
 
+# On demand (make test-all): a whole converge after the removal, about 1.5 min.
+@pytest.mark.on_demand
 def test_converging_again_undoes_the_removal():
     code, output = run_playbook("converge.yml")
     assert code == 0, output[-3000:]
