@@ -33,6 +33,8 @@ def under_load(playbook, **kwargs):
     return failed
 
 
+# On demand (make test-all): the cluster scenario runs the same playbook under load in make test.
+@pytest.mark.on_demand
 def test_rolling_restart_of_a_colocated_fleet_loses_no_request():
     before = tfserving_pids()
     failed = under_load("../../playbooks/rolling_restart.yml")

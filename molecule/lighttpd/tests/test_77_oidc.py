@@ -247,6 +247,9 @@ def test_with_the_provider_down_the_last_good_keys_keep_working(provider):
         host(CLIENT).check_output("systemctl start oidc-test-provider")
 
 
+# On demand (make test-all): two whole runs (about 150 s); idempotence and check mode of the
+# scenario's own converge run in make test.
+@pytest.mark.on_demand
 def test_a_second_run_changes_nothing_and_check_mode_reports_nothing(provider):
     assert recap(converge(OIDC))[EDGE]["changed"] == 0
     assert recap(converge(OIDC, "--check"))[EDGE]["changed"] == 0
