@@ -2,6 +2,7 @@
 (antsibull-changelog lint), it holds a release for galaxy.yml's version or that version's
 changes are in fragments, the built tarball ships CHANGELOG.rst, and no plugin claims a
 version_added above galaxy.yml's version."""
+import ast
 import glob
 import os
 import re
@@ -64,3 +65,32 @@ def test_the_changelog_is_valid_and_covers_the_version():
         assert "v%s" % newest in handle.read()
     with open(os.path.join(ROOT, "README.md")) as handle:
         assert "CHANGELOG.rst" in handle.read(), "the README links the changelog"
+
+
+def test_every_role_and_plugin_is_announced_in_the_release_of_its_version_added():
+    """Each role (meta/argument_specs.yml) and filter appears as new in the changelog release
+    that its version_added names, as antsibull-changelog's "New Roles" / "New Plugins"."""
+    with open(os.path.join(ROOT, "changelogs", "changelog.yaml")) as handle:
+        releases = yaml.safe_load(handle).get("releases") or {}
+    announced = {}
+    for version, release in releases.items():
+        for role in (release.get("objects") or {}).get("role", []):
+            announced["role " + role["name"]] = version
+        for kind, plugins in (release.get("plugins") or {}).items():
+            for plugin in plugins:
+                announced["%s %s" % (kind, plugin["name"])] = version
+    expected = {}
+    for spec in glob.glob(os.path.join(ROOT, "roles", "*", "meta", "argument_specs.yml")):
+        with open(spec) as handle:
+            main = yaml.safe_load(handle)["argument_specs"]["main"]
+        expected["role " + spec.split(os.sep)[-3]] = str(main["version_added"])
+    for source in glob.glob(os.path.join(ROOT, "plugins", "filter", "*.py")):
+        with open(source) as handle:
+            tree = ast.parse(handle.read())
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "DOCUMENTATION":
+                data = yaml.safe_load(node.value.value)
+                expected["filter " + data["name"]] = str(data["version_added"])
+    wrong = {name: (version, announced.get(name)) for name, version in expected.items()
+             if announced.get(name) != version}
+    assert expected and not wrong, "announced in another release (or not at all): %s" % wrong
