@@ -16,9 +16,12 @@ description:
   model alone, each label, each served version) with the explicit version a miss is fetched from and the
   version part of the cache key (model/version/fingerprint of the version's source).
 - The version comes from the model servers' C(tfserving_models), the list the tfserving role deploys; a form
-  whose version that list does not declare is left out (never cached).
+  whose version that list does not declare is left out (never cached), and so is every form of a model whose
+  C(version_policy) is not C(specific) (under C(latest) or C(all), TF Serving serves the version directories
+  on disk, which the list does not fix).
 - With C(problems=true), returns the messages naming C(lighttpd_cache_models) for a model no model server
-  serves or that the model servers define differently, instead of the plan.
+  serves, that the model servers define differently, or that is not served with C(version_policy: specific),
+  instead of the plan.
 positional: _input
 options:
   _input:

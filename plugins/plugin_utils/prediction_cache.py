@@ -72,7 +72,19 @@ def cache_problems(cache_models, served):
         elif _served_model(name, by_name[name]) is None:
             problems.append("lighttpd_cache_models: the model servers define model %s differently (tfserving_models); "
                             "the cache needs one definition to know which version answers" % name)
+        elif not _pinned(by_name[name][0]):
+            problems.append("lighttpd_cache_models: model %s is served with version_policy %s (tfserving_models); the "
+                            "cache follows only versions a version_policy {specific: [...]} pins, because under latest "
+                            "or all TF Serving answers the highest version directories on disk, which the inventory "
+                            "does not fix (the role keeps tfserving_model_versions_keep older ones)"
+                            % (name, json.dumps(by_name[name][0].get("version_policy") or {"latest": 1})))
     return problems
+
+
+def _pinned(model):
+    """Whether TF Serving's versions of MODEL are fixed by the inventory: version_policy specific."""
+    policy = model.get("version_policy")
+    return isinstance(policy, dict) and "specific" in policy
 
 
 def cache_plan(cache_models, served):
@@ -81,7 +93,10 @@ def cache_plan(cache_models, served):
     Returns [{name, routes, forms: [{path, fetch, key}]}], where ``path`` is the URL path
     before ":VERB" (the model, /labels/L or /versions/V), ``fetch`` the explicit-version path
     a miss is fetched from and ``key`` the cache key's version part (name/version/fingerprint).
-    A form whose version the inventory does not declare is left out: it is never cached.
+    A form whose version the inventory does not declare is left out: it is never cached. So is
+    every form of a model without version_policy specific (cache_problems refuses it): under
+    latest or all, TF Serving serves what is on disk, which may be a version the inventory
+    no longer declares, or no longer the one it declares.
     """
     by_name = {}
     for models in served:
@@ -91,19 +106,14 @@ def cache_plan(cache_models, served):
     for entry in cache_models:
         name = entry["model"]
         model = _served_model(name, by_name.get(name, [])) if name in by_name else None
-        if model is None:
+        if model is None or not _pinned(model):
             continue
         declared = {}
         for version in model.get("versions") or []:
             declared[int(version["version"])] = _fingerprint(version)
-        policy = model.get("version_policy") or {"latest": 1}
-        if isinstance(policy, dict) and "specific" in policy:
-            served_versions = sorted(int(v) for v in policy["specific"])
-            latest = max(served_versions)
-        else:
-            # latest: N and all serve the highest version; the role deploys the declared ones.
-            served_versions = sorted(declared)
-            latest = max(declared) if declared else None
+        # TF Serving loads exactly these; the model alone is the highest of them.
+        served_versions = sorted(int(v) for v in model["version_policy"]["specific"])
+        latest = max(served_versions)
 
         def form(path, version):
             return {"path": path, "fetch": "/v1/models/%s/versions/%d" % (name, version),

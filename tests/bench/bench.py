@@ -295,7 +295,7 @@ class Bench(object):
         # The cache resolves versions with the model servers' list: the bench host stands in
         # for the model server group, serving half_plus_two version 123 (bench.yml).
         served = {"lighttpd_tfserving_group": "bench", "lighttpd_rate_limit_enabled": False,
-                  "tfserving_models": [{"name": "half_plus_two",
+                  "tfserving_models": [{"name": "half_plus_two", "version_policy": {"specific": [123]},
                                         "versions": [{"version": 123, "src": "/opt/bench/models/half_plus_two/123"}]}]}
         cached = {"lighttpd_cache_models": [{"model": "half_plus_two"}]}
         standin = [{"host": "127.0.0.1", "port": 8502}]

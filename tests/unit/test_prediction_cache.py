@@ -36,22 +36,37 @@ def test_moving_a_label_changes_its_key_and_the_keys_stay_per_version():
 
 
 def test_other_files_under_the_same_version_number_are_another_key():
-    m1 = {"name": "m", "versions": [V1]}
-    m2 = {"name": "m", "versions": [dict(V1, src="/elsewhere")]}
+    m1 = {"name": "m", "version_policy": {"specific": [1]}, "versions": [V1]}
+    m2 = dict(m1, versions=[dict(V1, src="/elsewhere")])
     key = [pc.cache_plan([{"model": "m"}], [[m]])[0]["forms"][0]["key"] for m in (m1, m2)]
     assert key[0] != key[1]
 
 
-def test_latest_policy_serves_the_highest_declared_version_and_undeclared_ones_are_not_cached():
-    m = {"name": "m", "labels": {"old": 7}, "versions": [V1, V2]}  # version_policy defaults to latest 1
+def test_undeclared_versions_and_labels_are_not_cached():
+    m = {"name": "m", "version_policy": {"specific": [1, 2, 3]}, "labels": {"old": 7, "new": 2}, "versions": [V1, V2]}
     assert forms(pc.cache_plan([{"model": "m", "routes": ["predict", "regress"]}], [[m]])) == {
-        "/v1/models/m": ("/v1/models/m/versions/2", "2"),
+        "/v1/models/m/labels/new": ("/v1/models/m/versions/2", "2"),
         "/v1/models/m/versions/1": ("/v1/models/m/versions/1", "1"),
-        "/v1/models/m/versions/2": ("/v1/models/m/versions/2", "2")}
+        "/v1/models/m/versions/2": ("/v1/models/m/versions/2", "2")}  # the model alone is 3: not declared
+
+
+def test_latest_and_all_policies_are_refused_and_never_cached():
+    # Issue 29: f rolled from 1 to 2 under latest: 1 kept /versions/1 in the table (answered
+    # from the cache, 200 HIT) while TF Serving answers it 404; and the model alone resolved to
+    # the highest declared version while TF Serving serves the highest directory on disk.
+    for policy in (None, {"latest": 1}, {"latest": 2}, {"all": {}}):
+        m = {"name": "m", "labels": {"stable": 2}, "versions": [V1, V2]}
+        if policy is not None:
+            m["version_policy"] = policy
+        assert pc.cache_plan([{"model": "m"}], [[m]]) == []
+        problems = pc.cache_problems([{"model": "m"}], [[m], [m]])
+        assert len(problems) == 1 and problems[0].startswith("lighttpd_cache_models: model m is served with "
+                                                            "version_policy "), problems
+        assert "specific" in problems[0]
 
 
 def test_problems_name_the_variable():
-    m = {"name": "m", "versions": [V1]}
+    m = {"name": "m", "version_policy": {"specific": [1]}, "versions": [V1]}
     assert pc.cache_problems([{"model": "m"}], [[m], [m]]) == []
     assert pc.cache_problems([{"model": "x"}], [[m]]) == [
         "lighttpd_cache_models: model x is not served by any model server (served: m)"]

@@ -193,6 +193,78 @@ def test_moving_the_label_back_never_answers_from_version_2_once_done():
     assert {offset(a) for a in ask([STABLE, VERSION_1], INPUTS[:3])} == {2}
 
 
+def varnishd_runs_the_file(vcl="/etc/lighttpd/edge-cache.vcl"):
+    """Whether the active VCL's source is the file's (varnishadm adds a newline; $(...) drops it)."""
+    return host(EDGE).check_output(
+        "active=$(varnishadm -n /run/lighttpd-edge-cache/varnishd vcl.list | awk '$1 == \"active\" {print $NF}'); "
+        "[ \"$(varnishadm -n /run/lighttpd-edge-cache/varnishd vcl.show \"$active\")\" = \"$(cat %s)\" ] "
+        "&& echo yes || echo no" % vcl) == "yes"
+
+
+def test_a_switch_a_previous_run_missed_is_made_by_the_next_run():
+    # A run that died between writing the VCL file and switching varnishd to it (or a switch
+    # that failed) left varnishd on the old table; the next run found the file unchanged and
+    # switched nothing, so the old versions stayed in use without end (issue 29). Here varnishd
+    # is put back on another table by hand, then deploy_models.yml runs with the same models.
+    # (The older table goes under /etc/lighttpd: the cache unit's /tmp is private.)
+    vcl = "/etc/lighttpd/edge-cache.vcl"
+    older = "/etc/lighttpd/edge-cache-older-test.vcl"
+    wanted = host(EDGE).check_output("sha256sum %s | cut -d' ' -f1", vcl)
+    assert varnishd_runs_the_file()
+    try:
+        host(EDGE).check_output(
+            "sed '1a # an older table' %s > %s && varnishadm -n /run/lighttpd-edge-cache/varnishd "
+            "vcl.load older-$$ %s >/dev/null && varnishadm -n /run/lighttpd-edge-cache/varnishd "
+            "vcl.use older-$$ >/dev/null", vcl, older, older)
+    finally:
+        host(EDGE).run("rm -f %s", older)
+    assert not varnishd_runs_the_file()
+    m = dict(M, version_policy={"specific": [1, 2]}, labels={"stable": 1}, versions=[M_VERSION_1, M_VERSION_2])
+    code, output = run_playbook("../../playbooks/deploy_models.yml", extra_vars={"tfserving_models": [HALF_PLUS_TWO, m]})
+    assert code == 0, output[-3000:]
+    assert host(EDGE).check_output("sha256sum %s | cut -d' ' -f1", vcl) == wanted  # the file did not change
+    assert varnishd_runs_the_file(), "varnishd still runs another table than the file"
+
+
+def test_an_explicit_version_no_server_loads_gets_tf_servings_own_404():
+    # Version 2 is in the edge's table (specific [1, 2]) but its directory leaves every model
+    # server, which unloads it. A client asking for exactly that version: the previous VCL
+    # asked again with the same path on every 404 (5 POSTs) and answered varnishd's HTML "503
+    # Backend fetch failed" (issue 29). Now TF Serving's 404 comes through, after one fetch.
+    version_2 = "/v1/models/m/versions/2:predict"
+    directory = "/var/lib/tfserving/models/m/2"
+    holders = [name for name in SERVERS if host(name).file(directory).is_directory]
+    assert holders, "no model server has version 2 of m"
+
+    def direct_status(name):
+        return host(name).check_output("curl -s -o /dev/null -w '%%{http_code}' -d '{\"instances\": [1.0]}' "
+                                       "http://127.0.0.1:8501%s", version_2)
+
+    def wait_for(status):
+        for _ in range(120):
+            if all(direct_status(name) == status for name in holders):
+                return
+            time.sleep(0.5)
+        raise AssertionError("the model servers %s never answered %s for version 2" % (holders, status))
+
+    try:
+        for name in holders:
+            host(name).check_output("mv %s %s.hidden", directory, directory)
+        wait_for("404")
+        before = served("NOT_FOUND")
+        answers = ask([version_2], fresh_inputs(1))
+        after = served("NOT_FOUND")
+        print("explicit unloaded version through the cache: %s; model servers' 404s %d -> %d"
+              % ([(a["status"], a["cache"], a["body"][:80]) for a in answers], before, after))
+        assert [a["status"] for a in answers] == [404], answers
+        assert json.loads(answers[0]["body"])["error"], answers
+        assert after - before <= 1, (before, after)
+    finally:
+        for name in holders:
+            host(name).run("mv %s.hidden %s", directory, directory)
+        wait_for("200")
+
+
 def cache_rss_kib():
     """RSS of varnishd's manager and cache processes (the child keeps the manager's command line)."""
     pids = host(EDGE).check_output("pgrep -d, -f '^/usr/sbin/varnishd'")
