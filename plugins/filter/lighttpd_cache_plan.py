@@ -20,7 +20,7 @@ description:
   C(version_policy) is not C(specific) (under C(latest) or C(all), TF Serving serves the version directories
   on disk, which the list does not fix).
 - With C(problems=true), returns the messages naming C(lighttpd_cache_models) for a model no model server
-  serves, that the model servers define differently, or that is not served with C(version_policy: specific),
+  serves, that the model servers define differently, or that is not served with a C(specific) version policy,
   instead of the plan.
 positional: _input
 options:
@@ -44,7 +44,7 @@ plan: "{{ lighttpd_cache_models | lighttpd_tensorflow.serving.lighttpd_cache_pla
 
 RETURN = r"""
 _value:
-  description: 'A list of C({name, routes, forms: [{path, fetch, key, regex}]}), or a list of messages.'
+  description: 'A list of C({name, routes, forms: [{kind, path, version, fetch, key, regex, label}]}), or a list of messages.'
   type: list
 """
 

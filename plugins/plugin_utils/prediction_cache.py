@@ -90,9 +90,11 @@ def _pinned(model):
 def cache_plan(cache_models, served):
     """Per cached model: its routes and how each URL form resolves to a version.
 
-    Returns [{name, routes, forms: [{path, fetch, key}]}], where ``path`` is the URL path
-    before ":VERB" (the model, /labels/L or /versions/V), ``fetch`` the explicit-version path
-    a miss is fetched from and ``key`` the cache key's version part (name/version/fingerprint).
+    Returns [{name, routes, forms: [{kind, path, version, fetch, key[, label]}]}], where
+    ``kind`` is model, label or version, ``path`` the URL path before ":VERB" (the model,
+    /labels/L or /versions/V), ``version`` the version the inventory resolves it to, ``fetch``
+    the explicit-version path a miss is fetched from and ``key`` the cache key's version part
+    (name/version/fingerprint).
     A form whose version the inventory does not declare is left out: it is never cached. So is
     every form of a model without version_policy specific (cache_problems refuses it): under
     latest or all, TF Serving serves what is on disk, which may be a version the inventory
@@ -115,19 +117,19 @@ def cache_plan(cache_models, served):
         served_versions = sorted(int(v) for v in model["version_policy"]["specific"])
         latest = max(served_versions)
 
-        def form(path, version):
-            return {"path": path, "fetch": "/v1/models/%s/versions/%d" % (name, version),
-                    "key": "%s/%d/%s" % (name, version, declared[version])}
+        def form(kind, path, version, **extra):
+            return dict(extra, kind=kind, path=path, version=version, key="%s/%d/%s" % (name, version, declared[version]),
+                        fetch="/v1/models/%s/versions/%d" % (name, version))
 
         forms = []
         if latest in declared:
-            forms.append(form("/v1/models/%s" % name, latest))
+            forms.append(form("model", "/v1/models/%s" % name, latest))
         for label, version in sorted((model.get("labels") or {}).items()):
             if _LABEL.match(str(label)) and int(version) in declared:
-                forms.append(form("/v1/models/%s/labels/%s" % (name, label), int(version)))
+                forms.append(form("label", "/v1/models/%s/labels/%s" % (name, label), int(version), label=str(label)))
         for version in served_versions:
             if version in declared:
-                forms.append(form("/v1/models/%s/versions/%d" % (name, version), version))
+                forms.append(form("version", "/v1/models/%s/versions/%d" % (name, version), version))
         plan.append({"name": name, "routes": list(entry.get("routes", ["predict"])), "forms": forms})
     return plan
 

@@ -132,9 +132,11 @@ def test_a_client_over_its_rate_gets_429_even_for_a_cached_answer():
     assert [(a["status"], a["cache"]) for a in ask([STABLE], [x], rounds=3)] == [(200, "HIT")] * 3
 
 
-def roll_out(m, old, new):
-    """deploy_models.yml with model m as M while clients loop over INPUTS: through the edge
-    (mon1) and straight at each model server (edge1). Returns the answers and when the run ended."""
+def roll_out(m, old, new, args=(), settle=0.0):
+    """deploy_models.yml (with ARGS) with model m as M while clients loop over INPUTS: through
+    the edge (mon1) and straight at each model server (edge1). No answer of the old version
+    through the edge later than SETTLE s after the run ended. Returns the edge's answers and
+    when each model server's label moved."""
     stop = "/tmp/cache-rollout-stop"
     loops = [(CLIENT, "https://edge1", "/tmp/rollout-edge.jsonl")] + [
         (EDGE, "http://%s:8501" % name, "/tmp/rollout-%s.jsonl" % name) for name in ("tfs1", "tfs2")]
@@ -146,11 +148,11 @@ def roll_out(m, old, new):
             "--inputs %s --until %s --max-seconds 600 --pause 0.01 --out %s"
             % (out.split("-")[-1].split(".")[0], url, STABLE, ",".join(str(x) for x in INPUTS), stop, out))
     time.sleep(2)
-    code, output = run_playbook("../../playbooks/deploy_models.yml",
+    code, output = run_playbook("../../playbooks/deploy_models.yml", *args,
                                 extra_vars={"tfserving_models": [HALF_PLUS_TWO, m]})
     done = time.time()
     assert code == 0, output[-3000:]
-    time.sleep(5)
+    time.sleep(5 + settle)
     answers = {}
     for on, url, out in loops:
         host(on).check_output("touch %s" % stop)
@@ -167,17 +169,17 @@ def roll_out(m, old, new):
     moved = {url: min(a["t"] for a in got if a["status"] == 200 and offset(a) == new)
              for url, got in answers.items() if url != "https://edge1"}
     last_old = max([a["t"] for a in edge if offset(a) == old] or [0])
-    late = [a for a in edge if a["t"] > done and offset(a) == old]
-    after = [a for a in edge if a["t"] > done]
+    late = [a for a in edge if a["t"] > done + settle and offset(a) == old]
+    after = [a for a in edge if a["t"] > done + settle]
     print("roll-out (%s -> %s): %d answers through the edge, %d after the playbook ended (%d from the old "
           "version); label moved on the model servers %s s before the end; last old answer %.1f s after the first "
           "model server moved, %.1f s after the last, %.1f s before the playbook ended"
           % (old, new, len(edge), len(after), len(late),
              ", ".join("%.1f" % (done - t) for t in sorted(moved.values())),
              last_old - min(moved.values()), last_old - max(moved.values()), done - last_old))
-    assert after and not late
+    assert after and not late, late[:3]
     assert all(offset(a) == new for a in after)
-    return edge
+    return edge, moved
 
 
 def test_a_roll_out_never_answers_from_the_old_version_once_done():
@@ -193,6 +195,66 @@ def test_moving_the_label_back_never_answers_from_version_2_once_done():
     assert {offset(a) for a in ask([STABLE, VERSION_1], INPUTS[:3])} == {2}
 
 
+CHECK_SECONDS = 5  # lighttpd_cache_check_seconds (the role's default)
+
+
+def test_a_run_that_skips_the_edges_stops_old_answers_within_the_check_interval():
+    # Issue 29: the edges' table changed only in the edges' play. deploy_models.yml --limit
+    # tfserving (like site.yml --tags tfserving, a batch that failed or an unreachable edge)
+    # moved the label on every model server while the edge kept answering it with version 1
+    # from its cache (and fetching version 1 for misses, still loaded under specific [1, 2]),
+    # without end. Now the edge's checker sees the model servers answer stable otherwise than its
+    # table and passes it uncached: no answer of version 1 from the cache later than the check
+    # interval and a VCL switch after the first model server moved.
+    m = dict(M, version_policy={"specific": [1, 2]}, labels={"stable": 2}, versions=[M_VERSION_1, M_VERSION_2])
+    edge, moved = roll_out(m, old=2, new=3, args=("--limit", "tfserving"), settle=CHECK_SECONDS + 3)
+    first_moved = min(moved.values())
+    from_cache = [a for a in edge if a["cache"] in ("HIT", "MISS") and offset(a) == 2]
+    last = max([a["t"] for a in from_cache] or [0])
+    print("edges' play skipped: last answer of version 1 from the cache %.1f s after the first model server moved; "
+          "stable now %s" % (last - first_moved, sorted({a["cache"] for a in edge if a["t"] > last})))
+    assert last <= first_moved + CHECK_SECONDS + 3, "version 1 from the cache %.1f s after the label moved" % (
+        last - first_moved)
+    # The edge did not switch to version 2 on its own: its table still says 1, so stable passes.
+    assert {a["cache"] for a in ask([STABLE], INPUTS[:3])} == {"BYPASS"}
+    # The edges' play (here deploy_models.yml without --limit) brings the cache back for stable.
+    code, output = run_playbook("../../playbooks/deploy_models.yml", extra_vars={"tfserving_models": [HALF_PLUS_TWO, m]})
+    assert code == 0, output[-3000:]
+    again = ask([STABLE], INPUTS[:3], rounds=2)
+    assert {offset(a) for a in again} == {3} and {a["cache"] for a in again} <= {"HIT", "MISS"}, again
+
+
+def checker_pid():
+    return host(EDGE).check_output("systemctl show -p MainPID --value lighttpd-edge-cache-versions")
+
+
+def test_a_switch_that_did_not_happen_is_made_by_the_checker_even_after_it_crashed():
+    # A run that died between writing the VCL file and switching varnishd to it (or a switch
+    # that failed) left varnishd on the old table; the next run found the file unchanged and
+    # switched nothing, so the old versions stayed in use without end (issue 29). Here varnishd
+    # is put on another table by hand and the checker is killed; systemd starts it again, and it
+    # switches varnishd back to the files within the check interval, without any playbook run.
+    # (The other table goes under /etc/lighttpd: the cache unit's /tmp is private.)
+    vcl = "/etc/lighttpd/edge-cache.vcl"
+    older = "/etc/lighttpd/edge-cache-older-test.vcl"
+    assert varnishd_runs_the_file()
+    before = checker_pid()
+    try:
+        host(EDGE).check_output(
+            "sed '1a # an older table' %s > %s && varnishadm -n /run/lighttpd-edge-cache/varnishd "
+            "vcl.load older-$$ %s >/dev/null && varnishadm -n /run/lighttpd-edge-cache/varnishd "
+            "vcl.use older-$$ >/dev/null && systemctl kill -s KILL lighttpd-edge-cache-versions", vcl, older, older)
+    finally:
+        host(EDGE).run("rm -f %s", older)
+    assert not varnishd_runs_the_file()
+    start = time.time()
+    while not varnishd_runs_the_file() and time.time() - start < CHECK_SECONDS + 15:
+        time.sleep(0.5)
+    print("varnishd back on the files %.1f s after the switch by hand and the checker's crash" % (time.time() - start))
+    assert varnishd_runs_the_file(), "varnishd still runs another VCL than the files"
+    assert checker_pid() not in ("0", before)
+
+
 def varnishd_runs_the_file(vcl="/etc/lighttpd/edge-cache.vcl"):
     """Whether the active VCL's source is the file's (varnishadm adds a newline; $(...) drops it)."""
     return host(EDGE).check_output(
@@ -201,36 +263,22 @@ def varnishd_runs_the_file(vcl="/etc/lighttpd/edge-cache.vcl"):
         "&& echo yes || echo no" % vcl) == "yes"
 
 
-def test_a_switch_a_previous_run_missed_is_made_by_the_next_run():
-    # A run that died between writing the VCL file and switching varnishd to it (or a switch
-    # that failed) left varnishd on the old table; the next run found the file unchanged and
-    # switched nothing, so the old versions stayed in use without end (issue 29). Here varnishd
-    # is put back on another table by hand, then deploy_models.yml runs with the same models.
-    # (The older table goes under /etc/lighttpd: the cache unit's /tmp is private.)
-    vcl = "/etc/lighttpd/edge-cache.vcl"
-    older = "/etc/lighttpd/edge-cache-older-test.vcl"
-    wanted = host(EDGE).check_output("sha256sum %s | cut -d' ' -f1", vcl)
-    assert varnishd_runs_the_file()
-    try:
-        host(EDGE).check_output(
-            "sed '1a # an older table' %s > %s && varnishadm -n /run/lighttpd-edge-cache/varnishd "
-            "vcl.load older-$$ %s >/dev/null && varnishadm -n /run/lighttpd-edge-cache/varnishd "
-            "vcl.use older-$$ >/dev/null", vcl, older, older)
-    finally:
-        host(EDGE).run("rm -f %s", older)
-    assert not varnishd_runs_the_file()
-    m = dict(M, version_policy={"specific": [1, 2]}, labels={"stable": 1}, versions=[M_VERSION_1, M_VERSION_2])
-    code, output = run_playbook("../../playbooks/deploy_models.yml", extra_vars={"tfserving_models": [HALF_PLUS_TWO, m]})
-    assert code == 0, output[-3000:]
-    assert host(EDGE).check_output("sha256sum %s | cut -d' ' -f1", vcl) == wanted  # the file did not change
-    assert varnishd_runs_the_file(), "varnishd still runs another table than the file"
+def wait_until_cached(path, seconds=CHECK_SECONDS + 15):
+    """Until the edge caches PATH again (its checker includes the form once every server agrees)."""
+    start = time.time()
+    while time.time() - start < seconds:
+        if ask([path], fresh_inputs(1))[0]["cache"] in ("HIT", "MISS"):
+            return
+        time.sleep(1)
+    raise AssertionError("%s still passes uncached %d s later" % (path, seconds))
 
 
 def test_an_explicit_version_no_server_loads_gets_tf_servings_own_404():
     # Version 2 is in the edge's table (specific [1, 2]) but its directory leaves every model
-    # server, which unloads it. A client asking for exactly that version: the previous VCL
-    # asked again with the same path on every 404 (5 POSTs) and answered varnishd's HTML "503
-    # Backend fetch failed" (issue 29). Now TF Serving's 404 comes through, after one fetch.
+    # server, which unloads it, before the checker's next look (stopped here, so the VCL's own
+    # fallback answers). A client asking for exactly that version: the previous VCL asked again
+    # with the same path on every 404 (5 POSTs) and answered varnishd's HTML "503 Backend fetch
+    # failed" (issue 29). Now TF Serving's 404 comes through, after one fetch.
     version_2 = "/v1/models/m/versions/2:predict"
     directory = "/var/lib/tfserving/models/m/2"
     holders = [name for name in SERVERS if host(name).file(directory).is_directory]
@@ -247,6 +295,7 @@ def test_an_explicit_version_no_server_loads_gets_tf_servings_own_404():
             time.sleep(0.5)
         raise AssertionError("the model servers %s never answered %s for version 2" % (holders, status))
 
+    host(EDGE).check_output("systemctl stop lighttpd-edge-cache-versions")
     try:
         for name in holders:
             host(name).check_output("mv %s %s.hidden", directory, directory)
@@ -262,7 +311,9 @@ def test_an_explicit_version_no_server_loads_gets_tf_servings_own_404():
     finally:
         for name in holders:
             host(name).run("mv %s.hidden %s", directory, directory)
+        host(EDGE).run("systemctl start lighttpd-edge-cache-versions")
         wait_for("200")
+    wait_until_cached(UNLABELLED)
 
 
 def cache_rss_kib():

@@ -1,0 +1,156 @@
+# -*- coding: utf-8 -*-
+"""The edge's cache checker (roles/lighttpd/files/lighttpd-edge-cache-versions.py): which URL
+forms it lets the cache answer, from what the model servers answer (issue 29: never a form a
+model server answers with another version than the cached one), how it reads model servers that
+answer garbage, and how it reads varnishd's own view of the VCL it runs."""
+import http.server
+import importlib.util
+import json
+import os
+import threading
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+pytestmark = pytest.mark.core_independent
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_SPEC = importlib.util.spec_from_file_location(
+    "cache_checker", os.path.join(ROOT, "roles/lighttpd/files/lighttpd-edge-cache-versions.py"))
+checker = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(checker)
+
+
+def form(kind, version, label=None):
+    path = {"model": "/v1/models/m", "label": "/v1/models/m/labels/%s" % label,
+            "version": "/v1/models/m/versions/%d" % version}[kind]
+    out = {"kind": kind, "path": path, "version": version, "fetch": "/v1/models/m/versions/%d" % version,
+           "key": "m/%d/abc" % version, "regex": "^%s:(predict)$" % path.replace(".", "\\.")}
+    if label:
+        out["label"] = label
+    return out
+
+
+def tf_serving_answers(f, view):
+    """What one TF Serving answers F with (an independent statement of its rules): the model
+    alone is its highest AVAILABLE version, a label the version it names if that is AVAILABLE,
+    a version itself if AVAILABLE; None: it would not answer it (404/400)."""
+    if view is None:
+        return None
+    if f["kind"] == "model":
+        return max(view["available"], default=None)
+    target = view["labels"].get(f["label"]) if f["kind"] == "label" else f["version"]
+    return target if target in view["available"] else None
+
+
+versions = st.integers(min_value=1, max_value=4)
+labels = st.sampled_from(["stable", "canary"])
+forms = st.lists(st.one_of(st.builds(lambda v: form("model", v), versions),
+                           st.builds(lambda v, lab: form("label", v, lab), versions, labels),
+                           st.builds(lambda v: form("version", v), versions)), max_size=6)
+views = st.one_of(st.none(), st.fixed_dictionaries({
+    "available": st.lists(versions, unique=True, max_size=4).map(sorted),
+    "labels": st.dictionaries(labels, st.one_of(st.none(), versions), max_size=2)}))
+
+
+@settings(max_examples=2000, deadline=None)
+@given(forms, st.lists(views, max_size=4))
+def test_a_form_is_cached_exactly_while_every_answering_server_answers_it_with_its_version(table, servers):
+    models = [{"name": "m", "forms": table}]
+    kept = checker.cached_forms(models, [None if v is None else {"m": v} for v in servers])
+    answering = [v for v in servers if v is not None]
+    for f in table:
+        agrees = bool(answering) and all(tf_serving_answers(f, v) == f["version"] for v in answering)
+        assert (f in kept) == agrees, (f, servers)
+
+
+def test_a_server_without_the_model_makes_every_form_pass():
+    table = [form("model", 2), form("version", 1)]
+    both = {"m": {"available": [1, 2], "labels": {}}}
+    assert checker.cached_forms([{"name": "m", "forms": table}], [both, both]) == table
+    assert checker.cached_forms([{"name": "m", "forms": table}], [both, {}]) == []
+    assert checker.cached_forms([{"name": "m", "forms": table}], [None, None]) == []
+
+
+def test_the_vcl_names_each_cached_form_once_in_order():
+    table = [form("label", 2, "stable"), form("version", 1)]
+    text = checker.render(table)
+    assert text.count("if (req.url ~") == 2 and text.count("elsif") == 1
+    assert 'set req.http.X-Edge-Cache-Key = "m/2/abc:"' in text
+    assert checker.render([]).strip().endswith("sub edge_cache_resolve {\n}")
+
+
+# varnishadm -n DIR vcl.show -v NAME, as varnishd 7.1 prints it (Debian 12).
+VCL_SHOW = (b"// VCL.SHOW 0 126 /tmp/vt/main.vcl\n"
+            b'vcl 4.1;\nbackend b { .host = "127.0.0.1"; .port = "9"; }\ninclude "/tmp/vt/inc.vcl";\n'
+            b"sub vcl_recv { call edge_cache_resolve; }\n\n"
+            b"// VCL.SHOW 1 27 /tmp/vt/inc.vcl\nsub edge_cache_resolve {\n}\n\n"
+            b"// VCL.SHOW 2 9 <builtin>\n#-\n# end\n\n")
+
+
+def test_varnishds_sources_are_read_file_by_file():
+    sources = checker.parse_vcl_show(VCL_SHOW)
+    assert list(sources) == ["/tmp/vt/main.vcl", "/tmp/vt/inc.vcl", "<builtin>"]
+    assert sources["/tmp/vt/inc.vcl"] == "sub edge_cache_resolve {\n}\n"
+    assert sources["/tmp/vt/main.vcl"].startswith("vcl 4.1;\n") and sources["/tmp/vt/main.vcl"].endswith("}\n")
+    assert checker.parse_vcl_show(b"") == {}
+    assert checker.parse_vcl_show(b"// VCL.SHOW x y\n") == {}
+
+
+class _Answers(http.server.BaseHTTPRequestHandler):
+    """A model server answering what the test puts in ANSWERS (path -> (status, raw body))."""
+    answers = {}
+
+    def do_GET(self):
+        status, body = self.answers.get(self.path, (404, b'{"error": "not found"}'))
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def model_server():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Answers)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield {"host": "127.0.0.1", "port": server.server_address[1]}
+    server.shutdown()
+    server.server_close()
+
+
+STATUS = json.dumps({"model_version_status": [{"version": "2", "state": "AVAILABLE"},
+                                              {"version": "1", "state": "AVAILABLE"},
+                                              {"version": "3", "state": "LOADING"}]}).encode()
+
+
+def test_a_model_server_is_read_as_tf_serving_answers(model_server):
+    _Answers.answers = {"/v1/models/m": (200, STATUS),
+                        "/v1/models/m/labels/stable/metadata": (200, b'{"model_spec": {"name": "m", "version": "1"}}')}
+    table = [{"name": "m", "forms": [form("label", 1, "stable"), form("label", 2, "canary")]}]
+    assert checker.server_view(model_server, table) == {"m": {"available": [1, 2], "labels": {"stable": 1, "canary": None}}}
+
+
+@pytest.mark.parametrize("status_body", [
+    b"not json", b"[]", b'{"model_version_status": "x"}', b'{"model_version_status": [{"version": "x", "state": "AVAILABLE"}]}',
+    b'{"model_version_status": [17, {"state": "AVAILABLE"}]}', b"{" * 100000, b"\xff\xfe", b'"' + b"a" * (2 * 1024 * 1024) + b'"'])
+def test_garbage_from_a_model_server_caches_nothing_and_breaks_nothing(model_server, status_body):
+    _Answers.answers = {"/v1/models/m": (200, status_body),
+                        "/v1/models/m/labels/stable/metadata": (200, b'{"model_spec": {"version": [1]}}')}
+    table = [{"name": "m", "forms": [form("model", 2), form("label", 1, "stable"), form("version", 1)]}]
+    view = checker.server_view(model_server, table)
+    assert view["m"]["labels"] == {"stable": None}
+    assert checker.cached_forms(table, [view]) == []
+
+
+def test_a_model_server_that_does_not_answer_is_left_out(model_server):
+    gone = {"host": "127.0.0.1", "port": 9}  # discard: nothing listens
+    _Answers.answers = {"/v1/models/m": (200, STATUS)}
+    table = [{"name": "m", "forms": [form("version", 1)]}]
+    views = [checker.server_view(gone, table), checker.server_view(model_server, table)]
+    assert views[0] is None
+    assert checker.cached_forms(table, views) == table[0]["forms"]
