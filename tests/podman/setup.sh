@@ -27,3 +27,24 @@ runtime = "runc"
 network_backend = "netavark"
 CONF
 mv "$conf.tmp" "$conf"
+# A run stopped hard (a CI timeout, a killed session) or containers removed with another
+# network backend leave aardvark-dns serving names of containers that are gone, on a network
+# address that no longer exists: a scenario's next network then gets no name service (HAProxy:
+# "could not resolve address 'edge1'"). Drop the name tables of networks without a running
+# container; netavark writes them again when one starts.
+dns_dir=/run/containers/networks/aardvark-dns
+if [ -d "$dns_dir" ]; then
+  for table in "$dns_dir"/*; do
+    name=$(basename "$table")
+    case "$name" in aardvark.pid|aardvark.lock|'*') continue ;; esac
+    if [ -z "$(CONTAINERS_CONF=$conf podman ps -q --filter "network=$name" 2>/dev/null)" ]; then
+      echo "removing the stale name table of network $name"
+      rm -f "$table"
+      CONTAINERS_CONF=$conf podman network rm -f "$name" >/dev/null 2>&1 || true
+    fi
+  done
+  if ! ls "$dns_dir" | grep -qv '^aardvark\.\(pid\|lock\)$' && [ -f "$dns_dir/aardvark.pid" ]; then
+    kill "$(cat "$dns_dir/aardvark.pid")" 2>/dev/null || true
+    rm -f "$dns_dir/aardvark.pid"
+  fi
+fi
