@@ -196,6 +196,7 @@ def test_moving_the_label_back_never_answers_from_version_2_once_done():
 
 
 CHECK_SECONDS = 5  # lighttpd_cache_check_seconds (the role's default)
+SWITCH_SECONDS = 5  # the checker's questions, then varnishreload's compile and switch, on 2 busy cores
 
 
 def test_a_run_that_skips_the_edges_stops_old_answers_within_the_check_interval():
@@ -207,13 +208,13 @@ def test_a_run_that_skips_the_edges_stops_old_answers_within_the_check_interval(
     # table and passes it uncached: no answer of version 1 from the cache later than the check
     # interval and a VCL switch after the first model server moved.
     m = dict(M, version_policy={"specific": [1, 2]}, labels={"stable": 2}, versions=[M_VERSION_1, M_VERSION_2])
-    edge, moved = roll_out(m, old=2, new=3, args=("--limit", "tfserving"), settle=CHECK_SECONDS + 3)
+    edge, moved = roll_out(m, old=2, new=3, args=("--limit", "tfserving"), settle=CHECK_SECONDS + SWITCH_SECONDS)
     first_moved = min(moved.values())
     from_cache = [a for a in edge if a["cache"] in ("HIT", "MISS") and offset(a) == 2]
     last = max([a["t"] for a in from_cache] or [0])
     print("edges' play skipped: last answer of version 1 from the cache %.1f s after the first model server moved; "
           "stable now %s" % (last - first_moved, sorted({a["cache"] for a in edge if a["t"] > last})))
-    assert last <= first_moved + CHECK_SECONDS + 3, "version 1 from the cache %.1f s after the label moved" % (
+    assert last <= first_moved + CHECK_SECONDS + SWITCH_SECONDS, "version 1 from the cache %.1f s after the label moved" % (
         last - first_moved)
     # The edge did not switch to version 2 on its own: its table still says 1, so stable passes.
     assert {a["cache"] for a in ask([STABLE], INPUTS[:3])} == {"BYPASS"}
