@@ -245,7 +245,7 @@ class Checker:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--config", required=True)
     parser.add_argument("--once", action="store_true", help="one check, then exit (prints 'changed' if it changed)")
     parser.add_argument("--no-switch", action="store_true", help="write the VCL file only")
