@@ -26,7 +26,7 @@ _LABEL = re.compile(r"^[A-Za-z0-9_.-]{1,128}\Z")
 
 
 def cache_models_valid(value):
-    """lighttpd_cache_models: a list of {model: NAME, routes: [predict|classify|regress, ...]}."""
+    """edge_cache_models: a list of {model: NAME, routes: [predict|classify|regress, ...]}."""
     if not isinstance(value, list):
         return False
     names = []
@@ -55,7 +55,7 @@ def _served_model(name, definitions):
 
 
 def cache_problems(cache_models, served):
-    """Messages naming lighttpd_cache_models for models the cache cannot follow.
+    """Messages naming edge_cache_models for models the cache cannot follow.
 
     ``served`` is the list of every model server's tfserving_models (one list per host).
     """
@@ -67,13 +67,13 @@ def cache_problems(cache_models, served):
     for entry in cache_models:
         name = entry["model"]
         if name not in by_name:
-            problems.append("lighttpd_cache_models: model %s is not served by any model server (served: %s)"
+            problems.append("edge_cache_models: model %s is not served by any model server (served: %s)"
                             % (name, ", ".join(sorted(str(n) for n in by_name)) or "none"))
         elif _served_model(name, by_name[name]) is None:
-            problems.append("lighttpd_cache_models: the model servers define model %s differently (tfserving_models); "
+            problems.append("edge_cache_models: the model servers define model %s differently (tfserving_models); "
                             "the cache needs one definition to know which version answers" % name)
         elif not _pinned(by_name[name][0]):
-            problems.append("lighttpd_cache_models: model %s is served with version_policy %s (tfserving_models); the "
+            problems.append("edge_cache_models: model %s is served with version_policy %s (tfserving_models); the "
                             "cache follows only versions a version_policy {specific: [...]} pins, because under latest "
                             "or all TF Serving answers the highest version directories on disk, which the inventory "
                             "does not fix (the role keeps tfserving_model_versions_keep older ones)"
@@ -139,3 +139,14 @@ def vcl_regex(path, routes):
     escaped = re.sub(r"([^A-Za-z0-9_/-])", r"\\\1", path)
     escaped = re.sub(r"/versions/([0-9]+)$", r"/versions/0*\1", escaped)
     return "^%s:(%s)$" % (escaped, "|".join(routes))
+
+
+def route_regex(cache_models):
+    """The anchored PCRE of every path the edge routes to its cache: each cached model's
+    unversioned, versioned and labelled forms, on its cached routes. The cache itself passes a
+    form it cannot resolve, so this is wider than the plan's forms on purpose."""
+    alternatives = [
+        "%s(/versions/[0-9]+|/labels/[A-Za-z0-9_.-]+)?:(%s)" % (
+            re.escape(entry["model"]), "|".join(entry.get("routes") or ["predict"]))
+        for entry in cache_models]
+    return "^/v1/models/(%s)$" % "|".join(alternatives)

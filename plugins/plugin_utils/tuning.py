@@ -570,3 +570,24 @@ def fleet_addresses(hosts, hostvars):
                     "gather its facts" % name)
         out.append({"host": name, "address": address})
     return out
+
+
+def edge_backends(backends, hostvars, host, group_hosts, port):
+    """The model servers an edge host (or its cache) sends inference requests to.
+
+    ``backends`` (the user's explicit list of ``{host, port}``) wins when it is not empty.
+    Otherwise, on a host that is itself one of ``group_hosts``, loopback comes first (the edge's
+    "fair" balancing prefers it while it keeps up) and the other model servers follow as
+    fall-back; elsewhere every model server. A peer's port is its ``tfserving_rest_port`` host
+    variable, else ``port``; its address comes from :func:`fleet_addresses`.
+    """
+    if backends:
+        return list(backends)
+    if isinstance(group_hosts, str) or not isinstance(group_hosts, (list, tuple)):
+        raise TuningError("group_hosts must be a list of inventory host names, got %r" % (group_hosts,))
+    out = [{"host": "127.0.0.1", "port": int(port)}] if host in group_hosts else []
+    peers = [name for name in group_hosts if name != host]
+    for peer in fleet_addresses(peers, hostvars):
+        peer_port = hostvars[peer["host"]].get("tfserving_rest_port", port)
+        out.append({"host": peer["address"], "port": int(peer_port)})
+    return out

@@ -297,7 +297,7 @@ class Bench(object):
         served = {"lighttpd_tfserving_group": "bench", "lighttpd_rate_limit_enabled": False,
                   "tfserving_models": [{"name": "half_plus_two", "version_policy": {"specific": [123]},
                                         "versions": [{"version": 123, "src": "/opt/bench/models/half_plus_two/123"}]}]}
-        cached = {"lighttpd_cache_models": [{"model": "half_plus_two"}]}
+        cached = {"edge_cache_models": [{"model": "half_plus_two"}]}
         standin = [{"host": "127.0.0.1", "port": 8502}]
         fixed = [{"host": "127.0.0.1", "port": 8501}]
         self.converge("stand-in, no cache", lighttpd_inference_backends=standin, **served)
@@ -317,7 +317,7 @@ class Bench(object):
         ratios["cache: every input new, rps cache / no cache c64"] = _ratio(miss[64]["rps"], none[64]["rps"])
 
         # Memory: new inputs until 100,000, with a 4 MiB bound (about 13,000 answers).
-        self.converge("fixed backend, cache of 4 MiB", lighttpd_inference_backends=fixed, lighttpd_cache_memory_mb=4,
+        self.converge("fixed backend, cache of 4 MiB", lighttpd_inference_backends=fixed, edge_cache_memory_mb=4,
                       **dict(served, **cached))
         unit = "lighttpd-edge-cache.service"
         sent, rss = 0, [[0, self.memory(unit)]]

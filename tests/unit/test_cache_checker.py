@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-"""The edge's cache checker (roles/lighttpd/files/lighttpd-edge-cache-versions.py): which URL
+"""The edge's cache checker (roles/edge_cache/files/lighttpd-edge-cache-versions.py): which URL
 forms it lets the cache answer, from what the model servers answer (issue 29: never a form a
 model server answers with another version than the cached one), how it reads model servers that
 answer garbage, and how it reads varnishd's own view of the VCL it runs."""
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.core_independent
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _SPEC = importlib.util.spec_from_file_location(
-    "cache_checker", os.path.join(ROOT, "roles/lighttpd/files/lighttpd-edge-cache-versions.py"))
+    "cache_checker", os.path.join(ROOT, "roles/edge_cache/files/lighttpd-edge-cache-versions.py"))
 checker = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(checker)
 

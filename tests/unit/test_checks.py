@@ -103,7 +103,7 @@ def test_every_role_variable_with_a_rule_uses_a_known_rule():
     import os
     import yaml
     roles = os.path.join(os.path.dirname(__file__), "..", "..", "roles")
-    for role in ("lighttpd", "tfserving"):
+    for role in ("lighttpd", "tfserving", "edge_cache", "monitoring"):
         with open(os.path.join(roles, role, "vars", "main.yml")) as handle:
             rules = yaml.safe_load(handle)["__%s_variable_rules" % role]
         with open(os.path.join(roles, role, "defaults", "main.yml")) as handle:

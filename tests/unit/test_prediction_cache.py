@@ -60,7 +60,7 @@ def test_latest_and_all_policies_are_refused_and_never_cached():
             m["version_policy"] = policy
         assert pc.cache_plan([{"model": "m"}], [[m]]) == []
         problems = pc.cache_problems([{"model": "m"}], [[m], [m]])
-        assert len(problems) == 1 and problems[0].startswith("lighttpd_cache_models: model m is served with "
+        assert len(problems) == 1 and problems[0].startswith("edge_cache_models: model m is served with "
                                                             "version_policy "), problems
         assert "specific" in problems[0]
 
@@ -69,7 +69,7 @@ def test_problems_name_the_variable():
     m = {"name": "m", "version_policy": {"specific": [1]}, "versions": [V1]}
     assert pc.cache_problems([{"model": "m"}], [[m], [m]]) == []
     assert pc.cache_problems([{"model": "x"}], [[m]]) == [
-        "lighttpd_cache_models: model x is not served by any model server (served: m)"]
+        "edge_cache_models: model x is not served by any model server (served: m)"]
     assert "served: none" in pc.cache_problems([{"model": "x"}], [])[0]
     assert "define model m differently" in pc.cache_problems([{"model": "m"}], [[m], [dict(m, labels={"a": 1})]])[0]
     assert pc.cache_plan([{"model": "m"}], [[m], [dict(m, labels={"a": 1})]]) == []
@@ -83,3 +83,14 @@ def test_vcl_regex_matches_only_its_path_and_routes():
     assert not regex.match("/v1/models/my.model/versions/12:regress")
     assert not regex.match("/v1/models/my.model/versions/123:predict")
     assert not regex.match("/v1/models/my.model/versions/12:predict?x=1")
+
+
+def test_route_regex_takes_every_form_of_the_cached_routes_and_nothing_else():
+    regex = re.compile(pc.route_regex([{"model": "my.model"}, {"model": "f", "routes": ["classify", "regress"]}]))
+    for path in ("/v1/models/my.model:predict", "/v1/models/my.model/versions/7:predict",
+                 "/v1/models/my.model/labels/stable:predict", "/v1/models/f/versions/0012:regress",
+                 "/v1/models/f:classify"):
+        assert regex.match(path), path
+    for path in ("/v1/models/myXmodel:predict", "/v1/models/my.model:classify", "/v1/models/f:predict",
+                 "/v1/models/my.model/metadata", "/v1/models/my.model:predict/x", "/v1/models/ff:regress"):
+        assert not regex.match(path), path

@@ -298,6 +298,36 @@ def test_fleet_addresses_refuse_anything_but_an_ip(variables, message):
         tuning.fleet_addresses(["h"], {"h": variables})
 
 
+# ----------------------------------------------------------------- edge_backends
+
+EDGE_HOSTVARS = {
+    "tfs1": {"fleet_address": "10.0.0.1"},
+    "tfs2": {"fleet_address": "10.0.0.2", "tfserving_rest_port": 9501},
+    "edge": {"fleet_address": "10.0.0.9"},
+}
+
+
+def test_edge_backends_put_loopback_first_on_a_model_server():
+    assert tuning.edge_backends([], EDGE_HOSTVARS, "tfs1", ["tfs1", "tfs2"], 8501) == [
+        {"host": "127.0.0.1", "port": 8501}, {"host": "10.0.0.2", "port": 9501}]
+
+
+def test_edge_backends_elsewhere_are_every_model_server_with_its_own_port():
+    assert tuning.edge_backends([], EDGE_HOSTVARS, "edge", ["tfs1", "tfs2"], "8501") == [
+        {"host": "10.0.0.1", "port": 8501}, {"host": "10.0.0.2", "port": 9501}]
+
+
+def test_edge_backends_explicit_list_wins():
+    explicit = [{"host": "192.0.2.7", "port": 8500}]
+    assert tuning.edge_backends(explicit, EDGE_HOSTVARS, "tfs1", ["tfs1", "tfs2"], 8501) == explicit
+
+
+def test_edge_backends_without_model_servers_are_empty_and_want_a_list():
+    assert tuning.edge_backends([], EDGE_HOSTVARS, "edge", [], 8501) == []
+    with pytest.raises(TuningError, match="group_hosts must be a list"):
+        tuning.edge_backends([], EDGE_HOSTVARS, "edge", "tfs1", 8501)
+
+
 def test_fleet_addresses_want_a_list_of_names():
     with pytest.raises(TuningError, match="hosts must be a list"):
         tuning.fleet_addresses("tfs1", {})

@@ -195,7 +195,7 @@ def test_moving_the_label_back_never_answers_from_version_2_once_done():
     assert {offset(a) for a in ask([STABLE, VERSION_1], INPUTS[:3])} == {2}
 
 
-CHECK_SECONDS = 5  # lighttpd_cache_check_seconds (the role's default)
+CHECK_SECONDS = 5  # edge_cache_check_seconds (the role's default)
 SWITCH_SECONDS = 5  # the checker's questions, then varnishreload's compile and switch, on 2 busy cores
 
 
@@ -340,7 +340,7 @@ def distinct_inputs(count, base):
 
 
 def test_distinct_inputs_stay_within_the_memory_bound():
-    """lighttpd_cache_memory_mb is 4 in this scenario (about 13,000 answers of m): 15,000 new
+    """edge_cache_memory_mb is 4 in this scenario (about 13,000 answers of m): 15,000 new
     inputs fill it, 5,000 more only evict. make bench measures 100,000 (docs/cache.md)."""
     base = random.randint(10 ** 6, 10 ** 7)
     evicted_before = cache_stat("MAIN.n_lru_nuked")

@@ -342,7 +342,7 @@ CACHE_COUNTERS = [
     ("MAIN.s_pass", "lighttpd_edge_cache_bypasses_total", "counter",
      "Requests routed to the cache that passed uncached (no-cache, too big, undeclared version)."),
     ("MAIN.n_lru_nuked", "lighttpd_edge_cache_evictions_total", "counter",
-     "Stored answers evicted (least recently used) to stay within lighttpd_cache_memory_mb."),
+     "Stored answers evicted (least recently used) to stay within edge_cache_memory_mb."),
     ("MAIN.n_expired", "lighttpd_edge_cache_expired_total", "counter",
      "Stored answers removed at the end of their TTL."),
     ("MAIN.n_object", "lighttpd_edge_cache_objects", "gauge",
@@ -372,7 +372,7 @@ def render_cache(workdir, timeout=2.0):
     for name, metric, kind, text in CACHE_COUNTERS:
         family(out, metric, kind, text, [([], values[name])])
     family(out, "lighttpd_edge_cache_bytes_limit", "gauge",
-           "Bytes the prediction cache may use for stored answers (lighttpd_cache_memory_mb).",
+           "Bytes the prediction cache may use for stored answers (edge_cache_memory_mb).",
            [([], values["SMA.cache.g_bytes"] + space)])
     return out
 

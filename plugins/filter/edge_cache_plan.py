@@ -7,25 +7,25 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 DOCUMENTATION = r"""
-name: lighttpd_cache_plan
+name: edge_cache_plan
 short_description: Resolve each cached model's URL forms to the model version that answers them
-version_added: 0.1.0
+version_added: 0.2.0
 author: lighttpd_tensorflow.serving maintainers
 description:
-- For each model in C(lighttpd_cache_models), lists the URL forms the edge's prediction cache answers (the
+- For each model in C(edge_cache_models), lists the URL forms the edge's prediction cache answers (the
   model alone, each label, each served version) with the explicit version a miss is fetched from and the
   version part of the cache key (model/version/fingerprint of the version's source).
 - The version comes from the model servers' C(tfserving_models), the list the tfserving role deploys; a form
   whose version that list does not declare is left out (never cached), and so is every form of a model whose
   C(version_policy) is not C(specific) (under C(latest) or C(all), TF Serving serves the version directories
   on disk, which the list does not fix).
-- With C(problems=true), returns the messages naming C(lighttpd_cache_models) for a model no model server
+- With C(problems=true), returns the messages naming C(edge_cache_models) for a model no model server
   serves, that the model servers define differently, or that is not served with a C(specific) version policy,
   instead of the plan.
 positional: _input
 options:
   _input:
-    description: C(lighttpd_cache_models), a list of C({model, routes}).
+    description: C(edge_cache_models), a list of C({model, routes}).
     type: list
     required: true
   served:
@@ -39,7 +39,7 @@ options:
 """
 
 EXAMPLES = r"""
-plan: "{{ lighttpd_cache_models | lighttpd_tensorflow.serving.lighttpd_cache_plan(served=served_lists) }}"
+plan: "{{ edge_cache_models | lighttpd_tensorflow.serving.edge_cache_plan(served=served_lists) }}"
 """
 
 RETURN = r"""
@@ -52,7 +52,7 @@ from ansible_collections.lighttpd_tensorflow.serving.plugins.plugin_utils import
 from ansible_collections.lighttpd_tensorflow.serving.plugins.plugin_utils.filters import wrap
 
 
-def lighttpd_cache_plan(cache_models, served, problems=False):
+def edge_cache_plan(cache_models, served, problems=False):
     if problems:
         return prediction_cache.cache_problems(cache_models, served)
     plan = prediction_cache.cache_plan(cache_models, served)
@@ -66,4 +66,4 @@ class FilterModule(object):
     """Resolve each cached model's URL forms to the model version that answers them."""
 
     def filters(self):
-        return {"lighttpd_cache_plan": wrap("lighttpd_cache_plan", lighttpd_cache_plan)}
+        return {"edge_cache_plan": wrap("edge_cache_plan", edge_cache_plan)}
