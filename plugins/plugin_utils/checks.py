@@ -296,3 +296,106 @@ def check_variables(rules, values):
         if not test(value):
             errors.append("%s: got %s; allowed: %s" % (name, _shown(name, value), allowed))
     return errors
+
+
+def _number(value):
+    """VALUE as an int when it is a whole number 0-10**9 (an int or its digits), else None."""
+    return int(value) if _int_in(value, 0, 10 ** 9) else None
+
+
+def _port_of(bind):
+    return _number(str(bind).rsplit(":", 1)[-1]) if ":" in str(bind) else None
+
+
+def lighttpd_relations(values):
+    """One message per broken relation between the lighttpd role's variables, in the shape of
+    check_variables (``NAME: got VALUE; allowed: WHAT``), the variable that has to change first.
+
+    ``values`` holds the variables by name plus what the role computes from the inventory:
+    ``metrics_loopback`` (the exporter listens on loopback), ``metrics_scrapers`` (how many
+    scraper addresses), ``served_models`` (the model names the model servers list) and
+    ``oidc_enabled``. Each relation is checked only when the values it compares passed their
+    own rules (check_variables reports those).
+    """
+    errors = []
+
+    def broken(name, allowed):
+        errors.append("%s: got %s; allowed: %s" % (name, _shown(name, values.get(name)), allowed))
+
+    v = values.get
+    edge = v("lighttpd_edge_enabled") is True
+    https, http = v("lighttpd_https_port"), v("lighttpd_http_port")
+    if _int_in(https, 1, 65535) and _int_in(http, 0, 65535) and int(http) == int(https):
+        broken("lighttpd_http_port", "a port other than lighttpd_https_port (%s), or 0" % https)
+    rate, burst = v("lighttpd_rate_limit_requests_per_second"), v("lighttpd_rate_limit_burst")
+    if _int_in(rate, 1, 10 ** 9) and _int_in(burst, 1, 10 ** 9) and int(burst) < int(rate):
+        broken("lighttpd_rate_limit_burst", "at least lighttpd_rate_limit_requests_per_second (%s)" % rate)
+    per_second, port_range = v("lighttpd_backend_connections_per_second"), v("lighttpd_local_port_range") or ""
+    if edge and v("lighttpd_sysctl_enabled") is True and _int_in(per_second, 1, 10 ** 9):
+        bounds = [int(p) for p in str(port_range).split()] if RULES["port_range_or_empty"][0](port_range) else []
+        capacity = bounds[-1] - bounds[0] + 1 if len(bounds) == 2 else 60999 - 10240 + 1
+        if 2 * int(per_second) > capacity:
+            broken("lighttpd_backend_connections_per_second",
+                   "at most %d, half the local ports of %s: a port in TIME_WAIT serves a new backend connection "
+                   "after about a second. Add backend addresses or edges"
+                   % (capacity // 2, "lighttpd_local_port_range (%s)" % port_range if bounds
+                      else "the widest range the role sets (10240-60999)"))
+    listen = v("lighttpd_metrics_listen")
+    if edge and v("lighttpd_metrics_enabled") is True and RULES["bind"][0](listen):
+        if not v("metrics_loopback") and not v("metrics_scrapers"):
+            broken("lighttpd_metrics_listen",
+                   "a loopback address, or any address together with scrapers (hosts in the group "
+                   "lighttpd_metrics_scrapers_group=%s, or lighttpd_metrics_allowed_networks): metrics tell an "
+                   "attacker which backends fail and which clients are throttled"
+                   % v("lighttpd_metrics_scrapers_group"))
+        if _port_of(listen) in (_number(https), _number(http), _port_of(v("lighttpd_status_bind"))):
+            broken("lighttpd_metrics_listen", "a port other than the edge's HTTPS, HTTP and status ports")
+    source = v("lighttpd_tls_certificate_source")
+    if v("lighttpd_tls_profile") == "custom" and not v("lighttpd_tls_custom"):
+        broken("lighttpd_tls_custom", "settings (at least one) when lighttpd_tls_profile is custom")
+    for kind, names in (("files", ("lighttpd_tls_cert_file", "lighttpd_tls_key_file")),
+                        ("content", ("lighttpd_tls_cert_content", "lighttpd_tls_key_content"))):
+        if source == kind:
+            for name in names:
+                if not v(name):
+                    broken(name, "a value when lighttpd_tls_certificate_source is %s" % kind)
+    verify = v("lighttpd_tls_client_verify")
+    if verify not in (None, "off") and not v("lighttpd_tls_client_ca_file"):
+        broken("lighttpd_tls_client_ca_file", "a CA file when lighttpd_tls_client_verify is %s" % verify)
+    if verify == "off" and v("lighttpd_tls_client_crl_file"):
+        broken("lighttpd_tls_client_crl_file", "empty while lighttpd_tls_client_verify is off (optional or required "
+                                                 "checks client certificates against it)")
+    if v("oidc_enabled"):
+        if not v("lighttpd_oidc_audiences"):
+            broken("lighttpd_oidc_audiences",
+                   "the aud values of your tokens (at least one) when lighttpd_oidc_issuer is set")
+        served = [str(m) for m in v("served_models")] if isinstance(v("served_models"), list) else []
+        rules = v("lighttpd_oidc_access_rules")
+        unknown = sorted({str(r.get("model")) for r in rules if isinstance(r, dict)} - set(served)) \
+            if served and isinstance(rules, list) else []
+        if unknown:
+            errors.append("lighttpd_oidc_access_rules: got rules for %s; allowed: models the model servers serve (%s)"
+                          % (", ".join(unknown), ", ".join(served)))
+    if source == "acme":
+        if v("lighttpd_acme_terms_agreed") is not True:
+            broken("lighttpd_acme_terms_agreed", "true when lighttpd_tls_certificate_source is acme (you agree to the "
+                                                 "terms of service of %s)" % v("lighttpd_acme_directory_url"))
+        if _int_in(http, 0, 65535) and int(http) == 0:
+            broken("lighttpd_http_port", "a port when lighttpd_tls_certificate_source is acme (the edge answers "
+                                         "HTTP-01 challenges there)")
+    kid, key = v("lighttpd_acme_eab_kid") or "", v("lighttpd_acme_eab_hmac_key") or ""
+    if bool(kid) != bool(key):
+        broken("lighttpd_acme_eab_hmac_key" if kid else "lighttpd_acme_eab_kid",
+               "a value together with %s (both or neither)"
+               % ("lighttpd_acme_eab_kid" if kid else "lighttpd_acme_eab_hmac_key"))
+    return errors
+
+
+RELATIONS = {"lighttpd": lighttpd_relations}
+
+
+def check_relations(role, values):
+    """One message per broken relation between ROLE's variables (see lighttpd_relations)."""
+    if role not in RELATIONS:
+        raise ValueError("no relations for role %r" % (role,))
+    return RELATIONS[role](values)

@@ -31,6 +31,7 @@ test models, recognised by the sha256 of their saved_model.pb; other SavedModels
 predictions are refused.
 """
 
+import gzip
 import hashlib
 import json
 import os
@@ -469,6 +470,13 @@ def make_handler(server, metrics_path):
                 return self.error(400, "stand-in: cannot evaluate model %s version %d "
                                        "(only the half_plus_two and half_plus_three test models)"
                                   % (name, resolved))
+            # TF Serving's REST server inflates a body sent with Content-Encoding: gzip.
+            if self.headers.get("Content-Encoding", "").strip().lower() == "gzip":
+                try:
+                    raw = gzip.decompress(raw)
+                except (OSError, EOFError) as err:
+                    self.count(name, "INVALID_ARGUMENT")
+                    return self.error(400, "Failed to decompress gzip body: %s" % err)
             try:
                 body = json.loads(raw.decode("utf-8"))
             except (UnicodeDecodeError, ValueError) as err:

@@ -19,7 +19,7 @@ def test_every_expected_filter_exists():
         "lighttpd_connection_limits", "lighttpd_kernel_settings", "lighttpd_tls_settings", "logrotate_policy", "tfserving_batching",
         "lighttpd_certificate_names", "lighttpd_certificate_renewal_reason",
         "tfserving_batching_config", "tfserving_models_config", "tfserving_monitoring_config", "fleet_addresses", "check_variables",
-        "tfserving_threads", "edge_cache_plan", "edge_backends", "edge_cache_route"])
+        "tfserving_threads", "edge_cache_plan", "edge_backends", "edge_cache_route", "check_relations"])
 
 
 @pytest.mark.parametrize("name", NAMES)

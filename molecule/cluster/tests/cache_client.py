@@ -6,9 +6,12 @@ it loops over the inputs until that file exists (at most --max-seconds). With --
 requests with new inputs (START+1 .. START+N from --inputs START) over --threads connections and
 writes only the count of answers per status.
 Usage: python3 cache_client.py --url https://edge1 --path P [--path P2] --inputs 1,2,3 [--rounds N]
-       [--until FILE --max-seconds S --pause S] [--header 'Name: value'] [--body TEXT] --out FILE
+       [--until FILE --max-seconds S --pause S] [--header 'Name: value'] [--body TEXT] [--gzip] --out FILE
+--gzip sends the body's gzip bytes (the same bytes every time; add the Content-Encoding header
+with --header to say so).
 """
 import argparse
+import gzip
 import http.client
 import json
 import os
@@ -36,6 +39,7 @@ def main():
     parser.add_argument("--pause", type=float, default=0)
     parser.add_argument("--header", action="append", default=[])
     parser.add_argument("--body", default="")
+    parser.add_argument("--gzip", action="store_true")
     parser.add_argument("--new", type=int, default=0)
     parser.add_argument("--threads", type=int, default=16)
     parser.add_argument("--out", required=True)
@@ -53,11 +57,14 @@ def main():
             for x in inputs:
                 for path in args.path:
                     body = args.body or json.dumps({"instances": [x]})
+                    if args.gzip:
+                        body = gzip.compress(body.encode(), mtime=0)
                     record = {"t": time.time(), "path": path, "x": x}
                     try:
                         conn.request("POST", path, body=body, headers=headers)
                         resp = conn.getresponse()
                         record.update(status=resp.status, cache=resp.getheader("X-Edge-Cache"),
+                                      headers={k.lower(): v for k, v in resp.getheaders()},
                                       body=resp.read().decode("utf-8", "replace"))
                     except (OSError, http.client.HTTPException) as err:
                         record.update(status=0, cache=None, body=str(err))

@@ -108,6 +108,35 @@ def test_errors_no_cache_and_big_bodies_are_not_cached():
     assert [a["cache"] for a in ask([STABLE], [x])] == ["HIT"]
 
 
+def test_a_range_header_never_cuts_a_prediction():
+    """TF Serving answers a POST whole whatever Range says; the cache did too until Varnish
+    honoured Range: 206 with 10 bytes of JSON, hit or miss, and Accept-Ranges on every answer
+    (issue 29)."""
+    x = fresh_inputs(1)[0]
+    answers = ask([STABLE], [x], rounds=2, extra="--header 'Range: bytes=0-9'")
+    print("Range: bytes=0-9 twice: %s" % [(a["status"], a["cache"], len(a["body"])) for a in answers])
+    assert [(a["status"], a["cache"]) for a in answers] == [(200, "MISS"), (200, "HIT")]
+    for answer in answers:
+        assert offset(answer) == 2  # the whole JSON answer
+        assert "accept-ranges" not in answer["headers"] and "content-range" not in answer["headers"]
+
+
+def test_a_compressed_body_never_shares_an_entry_with_the_same_bytes_uncompressed():
+    """TF Serving inflates a body sent with Content-Encoding: gzip; the same bytes without that
+    header are not JSON (400). The key held only the bytes: the second request got the first's
+    cached 200 (issue 29). Compressed requests pass uncached."""
+    x = fresh_inputs(1)[0]
+    before = served("INVALID_ARGUMENT")
+    compressed = ask([STABLE], [x], rounds=2, extra="--gzip --header 'Content-Encoding: gzip'")
+    plain = ask([STABLE], [x], rounds=2, extra="--gzip")
+    print("gzip body with the header: %s; the same bytes without it: %s"
+          % ([(a["status"], a["cache"]) for a in compressed], [(a["status"], a["cache"]) for a in plain]))
+    assert [(a["status"], a["cache"]) for a in compressed] == [(200, "BYPASS")] * 2
+    assert all(offset(a) == 2 for a in compressed)
+    assert [a["status"] for a in plain] == [400, 400] and "HIT" not in [a["cache"] for a in plain]
+    assert served("INVALID_ARGUMENT") - before == 2
+
+
 def test_a_client_over_its_rate_gets_429_even_for_a_cached_answer():
     """Rate control runs before the cache: a hit is still a request of that client. The edge's
     limiter is lowered in place (mod_magnet re-reads its script) and restored."""
@@ -364,3 +393,11 @@ def test_distinct_inputs_stay_within_the_memory_bound():
     for name in ("hits_total", "misses_total", "evictions_total", "bytes", "bytes_limit"):
         assert re.search(r"^lighttpd_edge_cache_%s [0-9.e+]+$" % name, metrics, re.M), name
     assert float(re.search(r"^lighttpd_edge_cache_evictions_total (\S+)$", metrics, re.M).group(1)) >= evicted
+
+
+def test_transient_storage_is_bounded_too():
+    """Varnish keeps answers passing uncached in its Transient storage, unbounded unless told
+    (issue 29): here 64 MiB (edge_cache_memory_mb 4, at least 64)."""
+    used, free = cache_stat("SMA.Transient.g_bytes"), cache_stat("SMA.Transient.g_space")
+    print("Transient storage: %d bytes used, %d free" % (used, free))
+    assert 0 < used + free <= 64 * 1024 * 1024
