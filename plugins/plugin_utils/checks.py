@@ -17,7 +17,7 @@ __metaclass__ = type
 import ipaddress
 import re
 
-from ansible_collections.lighttpd_tensorflow.serving.plugins.plugin_utils import prediction_cache
+from ansible_collections.lighttpd_tensorflow.serving.plugins.plugin_utils import prediction_cache, tuning
 
 _DNS = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?([.][A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*[.]?\Z")
 _PATH = re.compile(r"^/[A-Za-z0-9_./@+=,:-]*\Z")
@@ -333,13 +333,14 @@ def lighttpd_relations(values):
     per_second, port_range = v("lighttpd_backend_connections_per_second"), v("lighttpd_local_port_range") or ""
     if edge and v("lighttpd_sysctl_enabled") is True and _int_in(per_second, 1, 10 ** 9):
         bounds = [int(p) for p in str(port_range).split()] if RULES["port_range_or_empty"][0](port_range) else []
-        capacity = bounds[-1] - bounds[0] + 1 if len(bounds) == 2 else 60999 - 10240 + 1
+        widest = (tuning.WIDEST_LOW_PORT, tuning.DEFAULT_PORT_RANGE[1])
+        capacity = (bounds[-1] - bounds[0] + 1) if len(bounds) == 2 else (widest[1] - widest[0] + 1)
         if 2 * int(per_second) > capacity:
             broken("lighttpd_backend_connections_per_second",
                    "at most %d, half the local ports of %s: a port in TIME_WAIT serves a new backend connection "
                    "after about a second. Add backend addresses or edges"
                    % (capacity // 2, "lighttpd_local_port_range (%s)" % port_range if bounds
-                      else "the widest range the role sets (10240-60999)"))
+                      else "the widest range the role sets (%d-%d)" % widest))
     listen = v("lighttpd_metrics_listen")
     if edge and v("lighttpd_metrics_enabled") is True and RULES["bind"][0](listen):
         if not v("metrics_loopback") and not v("metrics_scrapers"):

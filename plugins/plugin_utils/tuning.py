@@ -205,7 +205,7 @@ DEFAULT_PORT_RANGE = (32768, 60999)
 # backend one second after its last packet (TCP timestamps); two seconds of margin.
 _REUSE_SECONDS = 2
 # The widest range the filter chooses on its own: ports below stay for services that bind.
-_WIDEST_LOW_PORT = 10240
+WIDEST_LOW_PORT = 10240
 
 
 def _is_loopback(host):
@@ -256,7 +256,7 @@ def lighttpd_kernel_settings(backend_hosts, connections_per_second, port_range="
     else:
         low, high = DEFAULT_PORT_RANGE
         if high - low + 1 < needed:
-            low = max(_WIDEST_LOW_PORT, high - needed + 1)
+            low = max(WIDEST_LOW_PORT, high - needed + 1)
     if high - low + 1 < needed:
         raise TuningError(
             "%d new backend connections per second need about %d local ports per backend, more than the %d of %d-%d; "
