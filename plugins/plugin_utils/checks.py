@@ -364,8 +364,8 @@ def lighttpd_relations(values):
     if verify not in (None, "off") and not v("lighttpd_tls_client_ca_file"):
         broken("lighttpd_tls_client_ca_file", "a CA file when lighttpd_tls_client_verify is %s" % verify)
     if verify == "off" and v("lighttpd_tls_client_crl_file"):
-        broken("lighttpd_tls_client_crl_file", "empty while lighttpd_tls_client_verify is off (optional or required "
-                                                 "checks client certificates against it)")
+        broken("lighttpd_tls_client_crl_file",
+               "empty while lighttpd_tls_client_verify is off (optional or required checks client certificates against it)")
     if v("oidc_enabled"):
         if not v("lighttpd_oidc_audiences"):
             broken("lighttpd_oidc_audiences",
