@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 """make bench, part 2: provisioning. For fleets of 1, 3 and 6 test hosts: the first converge
 of site.yml, a no-op re-run (changed=0 expected) and a one-model roll-out (deploy_models.yml),
-timed, with the tasks per host and the ten slowest tasks (ansible.posix.profile_tasks).
+timed, with the tasks per host, the module runs per host (callback_plugins/module_runs.py: one
+per task or loop item that reaches the host) and the ten slowest tasks (ansible.posix.profile_tasks).
 
 Fleet layout: one host is edge and model server (n=1); otherwise host 0 is the edge (and
 serves the TF Serving stand-in's apt repository) and the others are model servers. Ansible
@@ -91,12 +92,14 @@ class Fleet(object):
         start = time.time()
         out = run(["ansible-playbook", "-i", self.inventory, os.path.join(ROOT, "playbooks", name),
                    "-e", json.dumps(extra)],
-                  env={"ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks",
+                  env={"ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks,module_runs",
+                       "ANSIBLE_CALLBACK_PLUGINS": os.path.join(ROOT, "tests", "bench", "callback_plugins"),
                        "PROFILE_TASKS_TASK_OUTPUT_LIMIT": "30", "ANSIBLE_CACHE_PLUGIN": "memory"})
         seconds = round(time.time() - start, 1)
         counters = recap(out)
         return {"seconds": seconds,
                 "tasks_per_host": {h: c.get("ok", 0) + c.get("skipped", 0) + c.get("failed", 0) for h, c in counters.items()},
+                "module_runs_per_host": {h: int(n) for h, n in re.findall(r"^MODULE RUNS (\S+)=(\d+)$", out, re.M)},
                 "changed": sum(c.get("changed", 0) for c in counters.values()),
                 "slowest": slowest(out)}
 
@@ -124,12 +127,15 @@ def main():
     with open(os.path.join(args.out, "provisioning.json"), "w") as handle:
         json.dump(results, handle, indent=2)
     lines = ["", "provisioning (site.yml; deploy_models.yml rolls version 124 out):",
-             "%6s %12s %12s %10s %12s %14s" % ("hosts", "first s", "no-op s", "no-op %", "roll-out s", "tasks/host")]
+             "%6s %12s %12s %10s %12s %14s %18s" % ("hosts", "first s", "no-op s", "no-op %", "roll-out s", "tasks/host",
+                                                    "no-op runs/host")]
     for r in results:
         tasks = sorted(r["first"]["tasks_per_host"].values())
-        lines.append("%6d %12.1f %12.1f %9.0f%% %12.1f %14s" % (
+        runs = sorted(r["noop"]["module_runs_per_host"].values())
+        lines.append("%6d %12.1f %12.1f %9.0f%% %12.1f %14s %18s" % (
             r["hosts"], r["first"]["seconds"], r["noop"]["seconds"], 100 * r["noop_share_of_first"],
-            r["rollout"]["seconds"], "%d-%d" % (tasks[0], tasks[-1]) if tasks else "-"))
+            r["rollout"]["seconds"], "%d-%d" % (tasks[0], tasks[-1]) if tasks else "-",
+            "%d-%d" % (runs[0], runs[-1]) if runs else "-"))
         if r["noop"]["changed"]:
             lines.append("       no-op re-run changed %d tasks" % r["noop"]["changed"])
     largest = results[-1]

@@ -21,12 +21,16 @@ url="https://127.0.0.1:$port/v1/models/half_plus_two:predict"
 # The edge's certificate comes from the fleet CA the play creates on this machine (internal_ca,
 # the default source); the demo keeps that CA in .cache/demo-ca instead of playbooks/pki.
 ca_dir=$root/.cache/demo-ca
+# What the last successful prepare step was run for (the stand-in repository's tarball and the
+# TF Serving source): a re-run on the same fleet skips that step when neither changed.
+prepared=$root/.cache/demo-prepared
 predict=(curl -sS --fail --cacert "$ca_dir/ca.pem" --resolve "localhost:$port:127.0.0.1"
          -d '{"instances": [1.0, 2.0, 5.0]}' "https://localhost:$port/v1/models/half_plus_two:predict")
 
 down() {
   # The hosts' cached facts go with them: a new fleet gets new addresses (ansible.cfg caches facts).
   for h in "${hosts[@]}"; do podman rm -f -t 5 "$h" >/dev/null 2>&1 || true; rm -f "$root/.cache/facts/$h" "$root/.cache/facts/"s[0-9]*_"$h"; done
+  rm -f "$prepared"
   podman network rm "$network" >/dev/null 2>&1 || true
   echo "demo fleet removed"
 }
@@ -50,6 +54,7 @@ up() {
   for h in "${hosts[@]}"; do
     if ! podman container exists "$h"; then
       rm -f "$root/.cache/facts/$h" "$root/.cache/facts/"s[0-9]*_"$h"  # facts cached for an earlier container of that name are stale
+      rm -f "$prepared"  # a new container needs its package lists
       edge_opts=()
       # The edge sets net.ipv4 sysctls for its remote backends (lighttpd_sysctl_enabled): they
       # are per network namespace, so only this container's are writable.
@@ -59,7 +64,8 @@ up() {
     fi
   done
   extra=(-e "lighttpd_tls_ca_dir=$ca_dir")
-  if [ "$(source_choice)" = standin ]; then
+  source=$(source_choice)
+  if [ "$source" = standin ]; then
     echo "NOTE: TF Serving's official apt repository is not reachable from here: installing the"
     echo "      TEST STAND-IN for tensorflow_model_server from a local signed apt repository"
     echo "      (tests/standin/; it evaluates only half_plus_two). With the real repository"
@@ -75,9 +81,15 @@ up() {
   fi
   # Fresh package lists, and (stand-in only) the local repository served from the edge.
   phase "2/4 package lists$([ ${#prepare_inventory[@]} -gt 0 ] && echo ' and the stand-in repository')"
-  ansible-playbook -i "$inventory" "${prepare_inventory[@]}" molecule/shared/prepare.yml \
-    -e "standin_repo_dir=$root/.cache/standin-repo standin_repo_port=8080" | tee .cache/demo-prepare.log \
-    | grep --line-buffered -E '^(PLAY|TASK) \[|^(fatal|failed)|^\S+ +: ok='
+  want="$source $(sha256sum .cache/standin-repo.tar | cut -c1-16)"
+  if [ -f "$prepared" ] && [ "$(cat "$prepared")" = "$want" ]; then
+    echo "already done for these containers and this repository (.cache/demo-prepared)"
+  else
+    ansible-playbook -i "$inventory" "${prepare_inventory[@]}" molecule/shared/prepare.yml \
+      -e "standin_repo_dir=$root/.cache/standin-repo standin_repo_port=8080" | tee .cache/demo-prepare.log \
+      | grep --line-buffered -E '^(PLAY|TASK) \[|^(fatal|failed)|^\S+ +: ok='
+    echo "$want" > "$prepared"
+  fi
   phase "3/4 playbooks/site.yml: model servers, then the edge (full log: .cache/demo-site.log)"
   start=$(date +%s)
   ansible-playbook -i "$inventory" playbooks/site.yml "${extra[@]}" | tee .cache/demo-site.log \
