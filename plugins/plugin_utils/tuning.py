@@ -572,6 +572,67 @@ def fleet_addresses(hosts, hostvars):
     return out
 
 
+# The port of each component's metrics endpoint (the edge's exporter, the model server's relay):
+# the one definition the lighttpd and tfserving roles' listen defaults and the monitoring role's
+# scrape targets use.
+METRICS_PORTS = {"lighttpd": 9146, "tfserving": 9147}
+
+
+def metrics_listen(component, scrapers, host):
+    """The default listen address of ``component``'s metrics endpoint on ``host``: every
+    address once ``scrapers`` (the hosts of its scrapers group) holds a host other than this
+    one, else loopback."""
+    if component not in METRICS_PORTS:
+        raise TuningError("component must be one of %s, got %r" % (", ".join(sorted(METRICS_PORTS)), component))
+    if isinstance(scrapers, str) or not isinstance(scrapers, (list, tuple)):
+        raise TuningError("scrapers must be a list of inventory host names, got %r" % (scrapers,))
+    others = [name for name in scrapers if name != host]
+    return "%s:%d" % ("0.0.0.0" if others else "127.0.0.1", METRICS_PORTS[component])
+
+
+def _loopback_listen(listen):
+    return bool(re.match(r"^(127[.]|\[::1\]:)", listen))
+
+
+def _as_bool(value):
+    """Ansible's ``bool`` filter: true for True, 1 and the strings yes/on/1/true."""
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in ("yes", "on", "1", "true")
+
+
+def scrape_targets(jobs, groups, hostvars, host):
+    """The monitoring host's scrape targets: ``{job: [{host, target, loopback}]}``.
+
+    ``jobs`` maps a job name to ``{component, group, prefix, enabled, state}``: the inventory
+    group of its hosts, the prefix of their variables (``PREFIX_listen``,
+    ``PREFIX_scrapers_group``), the boolean host variables that must all be true (default
+    true) and the host variable whose value must be ``present`` (the default). A target is the
+    host's address (loopback for ``host`` itself) and the port of its ``PREFIX_listen``, or of
+    :func:`metrics_listen`'s default. ``loopback`` marks a listener only reachable on its own
+    host, from another one.
+    """
+    out = {}
+    for job, spec in jobs.items():
+        found = []
+        for peer in fleet_addresses(list(groups.get(spec["group"], [])), hostvars):
+            peer_vars = hostvars[peer["host"]]
+            if peer_vars.get(spec["state"], "present") != "present":
+                continue
+            if not all(_as_bool(peer_vars.get(flag, True)) for flag in spec["enabled"]):
+                continue
+            scrapers = list(groups.get(peer_vars.get(spec["prefix"] + "_scrapers_group", "monitoring"), []))
+            listen = str(peer_vars.get(spec["prefix"] + "_listen", metrics_listen(spec["component"], scrapers, peer["host"])))
+            local = peer["host"] == host
+            address = "127.0.0.1" if local else peer["address"]
+            found.append({"host": peer["host"],
+                          "loopback": _loopback_listen(listen) and not local,
+                          "target": "%s:%s" % ("[%s]" % address if ":" in address else address,
+                                               re.sub(r"^.*:", "", listen))})
+        out[job] = found
+    return out
+
+
 def edge_backends(backends, hostvars, host, group_hosts, port):
     """The model servers an edge host (or its cache) sends inference requests to.
 

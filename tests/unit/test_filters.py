@@ -19,7 +19,8 @@ def test_every_expected_filter_exists():
         "lighttpd_connection_limits", "lighttpd_kernel_settings", "lighttpd_tls_settings", "logrotate_policy", "tfserving_batching",
         "lighttpd_certificate_names", "lighttpd_certificate_renewal_reason",
         "tfserving_batching_config", "tfserving_models_config", "tfserving_monitoring_config", "fleet_addresses", "check_variables",
-        "tfserving_threads", "edge_cache_plan", "edge_backends", "edge_cache_route", "check_relations"])
+        "tfserving_threads", "edge_cache_plan", "edge_backends", "edge_cache_route", "check_relations",
+        "metrics_listen", "scrape_targets"])
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -48,6 +49,9 @@ def test_filter_is_documented_and_registered(name):
     ("fleet_addresses", (["h"], {"h": {}})),
     ("edge_backends", ([], {}, "edge", "tfs1", 8501)),
     ("check_variables", ({"x": "no_such_rule"}, {"x": 1})),
+    ("metrics_listen", ("varnish", [], "h")),
+    ("scrape_targets", ({"j": {"component": "lighttpd", "group": "g", "prefix": "p", "enabled": [], "state": "s"}},
+                        {"g": ["h"]}, {"h": {}}, "m")),
 ])
 def test_bad_input_raises_ansible_filter_error_naming_the_filter(name, args):
     func = load(name).FilterModule().filters()[name]

@@ -412,3 +412,84 @@ def test_a_partial_threads_override_keeps_the_computed_rest():
 def test_overrides_refuse_unknown_keys_naming_them(call):
     with pytest.raises(TuningError, match=r"^tfserving_(batching|threads): got the unknown key (max_batch|threads); allowed: "):
         call()
+
+
+# ----------------------------------------------------- metrics_listen, scrape_targets
+
+def test_metrics_listen_leaves_loopback_once_another_host_scrapes():
+    assert tuning.metrics_listen("lighttpd", [], "edge1") == "127.0.0.1:9146"
+    assert tuning.metrics_listen("lighttpd", ["edge1"], "edge1") == "127.0.0.1:9146"
+    assert tuning.metrics_listen("lighttpd", ["edge1", "prom"], "edge1") == "0.0.0.0:9146"
+    assert tuning.metrics_listen("tfserving", ["prom"], "tfs1") == "0.0.0.0:9147"
+
+
+@pytest.mark.parametrize("args, message", [
+    (("varnish", [], "h"), "component must be one of lighttpd, tfserving, got 'varnish'"),
+    (("lighttpd", "prom", "h"), "scrapers must be a list of inventory host names"),
+])
+def test_metrics_listen_refuses_unknown_input(args, message):
+    with pytest.raises(TuningError, match=message):
+        tuning.metrics_listen(*args)
+
+
+JOBS = {
+    "lighttpd_edge": {"component": "lighttpd", "group": "edge", "prefix": "lighttpd_metrics",
+                      "enabled": ["lighttpd_metrics_enabled", "lighttpd_edge_enabled"], "state": "lighttpd_state"},
+    "tfserving": {"component": "tfserving", "group": "tfserving", "prefix": "tfserving_metrics",
+                  "enabled": ["tfserving_monitoring_enabled"], "state": "tfserving_state"},
+}
+
+
+def test_scrape_targets_use_each_hosts_listener_or_the_default():
+    groups = {"edge": ["edge1", "edge2", "edge3"], "tfserving": ["tfs1", "prom"], "monitoring": ["prom"]}
+    hostvars = {
+        "edge1": {"fleet_address": "10.0.0.1"},
+        "edge2": {"fleet_address": "10.0.0.2", "lighttpd_metrics_listen": "10.0.0.2:9999"},
+        "edge3": {"fleet_address": "10.0.0.3", "lighttpd_metrics_enabled": "no"},
+        "tfs1": {"fleet_address": "fd00::5", "tfserving_metrics_scrapers_group": "nobody"},
+        "prom": {"fleet_address": "10.0.0.9"},
+    }
+    assert tuning.scrape_targets(JOBS, groups, hostvars, "prom") == {
+        "lighttpd_edge": [{"host": "edge1", "loopback": False, "target": "10.0.0.1:9146"},
+                          {"host": "edge2", "loopback": False, "target": "10.0.0.2:9999"}],
+        # tfs1's scrapers group is empty: its relay stays on loopback, out of prom's reach.
+        "tfserving": [{"host": "tfs1", "loopback": True, "target": "[fd00::5]:9147"},
+                      {"host": "prom", "loopback": False, "target": "127.0.0.1:9147"}],
+    }
+
+
+def test_scrape_targets_leave_out_hosts_whose_role_is_absent_or_switched_off():
+    groups = {"edge": ["e1", "e2", "e3"], "tfserving": [], "monitoring": ["prom"]}
+    hostvars = {"e1": {"fleet_address": "10.0.0.1", "lighttpd_state": "absent"},
+                "e2": {"fleet_address": "10.0.0.2", "lighttpd_edge_enabled": False},
+                "e3": {"fleet_address": "10.0.0.3", "lighttpd_metrics_enabled": "True"}}
+    assert tuning.scrape_targets(JOBS, groups, hostvars, "prom") == {
+        "lighttpd_edge": [{"host": "e3", "loopback": False, "target": "10.0.0.3:9146"}], "tfserving": []}
+
+
+@settings(max_examples=200, deadline=None)
+@given(hosts=st.lists(st.sampled_from(["h0", "h1", "h2", "h3", "h4"]), unique=True, max_size=5),
+       scrapers=st.lists(st.sampled_from(["h0", "h1", "h2", "h3", "h4"]), unique=True, max_size=3),
+       monitor=st.sampled_from(["h0", "h1", "h2", "h3", "h4"]),
+       switched_off=st.lists(st.sampled_from(["h0", "h1", "h2", "h3", "h4"]), unique=True, max_size=5),
+       listens=st.dictionaries(st.sampled_from(["h0", "h1", "h2", "h3", "h4"]),
+                               st.sampled_from(["127.0.0.1:1", "[::1]:2", "0.0.0.0:3", "10.1.1.1:4", "[fd00::1]:5"])))
+def test_scrape_targets_property(hosts, scrapers, monitor, switched_off, listens):
+    """Every present, switched-on host is a target exactly once, in group order; it is marked
+    loopback exactly when its listener (set, or the default) is on loopback and it is not the
+    monitoring host itself; its port is its listener's."""
+    groups = {"edge": hosts, "tfserving": [], "monitoring": scrapers}
+    hostvars = {name: {"fleet_address": "10.0.0.%d" % int(name[1:])} for name in ["h0", "h1", "h2", "h3", "h4"]}
+    for name in switched_off:
+        hostvars[name]["lighttpd_metrics_enabled"] = False
+    for name, listen in listens.items():
+        hostvars[name]["lighttpd_metrics_listen"] = listen
+    targets = tuning.scrape_targets(JOBS, groups, hostvars, monitor)["lighttpd_edge"]
+    assert [t["host"] for t in targets] == [h for h in hosts if h not in switched_off]
+    for target in targets:
+        host = target["host"]
+        listen = listens.get(host, tuning.metrics_listen("lighttpd", scrapers, host))
+        on_loopback = listen.startswith("127.") or listen.startswith("[::1]:")
+        assert target["loopback"] == (on_loopback and host != monitor)
+        assert target["target"].rsplit(":", 1)[1] == listen.rsplit(":", 1)[1]
+        assert target["target"].rsplit(":", 1)[0] == ("127.0.0.1" if host == monitor else hostvars[host]["fleet_address"])
