@@ -21,8 +21,9 @@ url="https://127.0.0.1:$port/v1/models/half_plus_two:predict"
 # The edge's certificate comes from the fleet CA the play creates on this machine (internal_ca,
 # the default source); the demo keeps that CA in .cache/demo-ca instead of playbooks/pki.
 ca_dir=$root/.cache/demo-ca
-# What the last successful prepare step was run for (the stand-in repository's tarball and the
-# TF Serving source): a re-run on the same fleet skips that step when neither changed.
+# What the last successful prepare step was run for (the containers as started, the TF Serving
+# source and the stand-in repository's tarball): a re-run on the same fleet skips that step when
+# none of them changed.
 prepared=$root/.cache/demo-prepared
 predict=(curl -sS --fail --cacert "$ca_dir/ca.pem" --resolve "localhost:$port:127.0.0.1"
          -d '{"instances": [1.0, 2.0, 5.0]}' "https://localhost:$port/v1/models/half_plus_two:predict")
@@ -81,7 +82,9 @@ up() {
   fi
   # Fresh package lists, and (stand-in only) the local repository served from the edge.
   phase "2/4 package lists$([ ${#prepare_inventory[@]} -gt 0 ] && echo ' and the stand-in repository')"
-  want="$source $(sha256sum .cache/standin-repo.tar | cut -c1-16)"
+  # The containers' start times count: a restarted edge no longer serves the stand-in's repository.
+  want="$source $(podman inspect -f '{{.Id}} {{.State.StartedAt}}' "${hosts[@]}" | sha256sum | cut -c1-16)"
+  [ "$source" = standin ] && want="$want $(sha256sum .cache/standin-repo.tar | cut -c1-16)"
   if [ -f "$prepared" ] && [ "$(cat "$prepared")" = "$want" ]; then
     echo "already done for these containers and this repository (.cache/demo-prepared)"
   else

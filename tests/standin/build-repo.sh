@@ -17,13 +17,14 @@ stamp=$(cat "${sources[@]}" | sha256sum | cut -c1-16)
 # The Molecule, demo and bench prepare step copies the repository as one tarball ($out.tar): one
 # file to compare instead of one per file of the tree. The files keep their times: apt asks with
 # If-Modified-Since, and a file older than its cached copy would never be fetched again.
-pack() { tar --sort=name --owner=0 --group=0 --numeric-owner --exclude=./.stamp -C "$out" -cf "$out.tar" .; }
+pack() { tar --sort=name --owner=0 --group=0 --numeric-owner --exclude=./.stamp -C "$out" -cf "$out.tar.tmp" . \
+           && mv "$out.tar.tmp" "$out.tar"; }
 if [ -f "$out/.stamp" ] && [ "$(cat "$out/.stamp")" = "$stamp" ]; then
   [ -f "$out.tar" ] || pack
   echo "stand-in repository $out is up to date"
   exit 0
 fi
-rm -rf "$out"; mkdir -p "$out/pool"
+rm -rf "$out" "$out.tar"; mkdir -p "$out/pool"
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 
 for version in $versions; do
@@ -83,6 +84,7 @@ gpg --batch --quiet --passphrase '' --quick-generate-key "standin-repo <noreply@
 gpg --batch --quiet --yes --clearsign -o dists/stable/InRelease dists/stable/Release
 gpg --batch --quiet --yes -abs -o dists/stable/Release.gpg dists/stable/Release
 gpg --batch --quiet --export > tensorflow-serving.release.pub.gpg
-echo "$stamp" > .stamp
+# The stamp last: a build or pack that was interrupted is redone by the next run.
 pack
+echo "$stamp" > .stamp
 echo "stand-in repository built in $out: $(ls pool)"
