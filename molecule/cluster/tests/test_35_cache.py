@@ -33,10 +33,10 @@ def install_client(name):
     host(name).check_output("echo %s | base64 -d > /tmp/cache_client.py" % _CLIENT_CODE)
 
 
-def served(status="OK"):
+def served(status="OK", servers=SERVERS):
     """Requests for m the model servers answered with STATUS (their own counters)."""
     total = 0
-    for name in SERVERS:
+    for name in servers:
         out = host(name).run("curl -sf http://127.0.0.1:8501/monitoring/prometheus/metrics").stdout
         match = re.search(r'request_count\{model_name="m",status="%s"\} (\d+)' % status, out)
         total += int(match.group(1)) if match else 0
@@ -401,3 +401,36 @@ def test_transient_storage_is_bounded_too():
     used, free = cache_stat("SMA.Transient.g_bytes"), cache_stat("SMA.Transient.g_space")
     print("Transient storage: %d bytes used, %d free" % (used, free))
     assert 0 < used + free <= 64 * 1024 * 1024
+
+
+def test_a_model_server_that_was_reached_but_is_silent_is_not_asked_again_elsewhere():
+    # tfs1's TF Serving stops answering (SIGSTOP: its kernel still accepts connections, so the
+    # cache reaches it and waits). The previous VCL sent the same POST to the next server after
+    # the first-byte timeout (35 s, lighttpd's read timeout too): the client got lighttpd's 504
+    # while the fleet worked on the copies (issue 29). Now the miss that landed on tfs1 ends
+    # within lighttpd's timeout with a JSON error, and no other server gets a copy of it.
+    others = ("tfs2", "tfs3")
+    before = served(servers=others)
+    answers = []
+    host("tfs1").check_output("systemctl kill -s STOP tfserving")
+    try:
+        # Round robin over three servers: one of three consecutive misses lands on tfs1 (before
+        # its health probe, every 5 s, can take it out).
+        for x in fresh_inputs(3):
+            out = host(CLIENT).run(
+                "curl -sk -m 60 -o /tmp/silent-body -w '%%{http_code} %%{content_type} %%{time_total}' "
+                "-d '{\"instances\": [%s]}' https://edge1%s; echo; cat /tmp/silent-body", x, STABLE).stdout
+            status_line, _, body = out.partition("\n")
+            code, content_type, seconds = status_line.split(" ")
+            answers.append({"status": int(code), "type": content_type, "seconds": float(seconds), "body": body})
+    finally:
+        host("tfs1").check_output("systemctl kill -s CONT tfserving")
+    time.sleep(5)  # a copy sent late (the previous VCL's retry) has arrived by now
+    failed = [a for a in answers if a["status"] != 200]
+    print("answers while tfs1 was silent: %s" % [(a["status"], a["type"], a["seconds"]) for a in answers])
+    assert len(failed) == 1, answers
+    assert failed[0]["status"] == 503 and failed[0]["type"].startswith("application/json"), failed
+    assert "error" in json.loads(failed[0]["body"]), failed
+    assert failed[0]["seconds"] < 35, "the cache answered after lighttpd's read timeout: %s" % failed
+    # The two answered misses, and nothing more: the silent server's request was not re-sent.
+    assert served(servers=others) - before == 2
