@@ -419,7 +419,7 @@ def test_a_model_server_that_was_reached_but_is_silent_is_not_asked_again_elsewh
         for x in fresh_inputs(3):
             out = host(CLIENT).run(
                 "curl -sk -m 60 -o /tmp/silent-body -w '%%{http_code} %%{content_type} %%{time_total}' "
-                "-d '{\"instances\": [%s]}' https://edge1%s; echo; cat /tmp/silent-body", x, STABLE).stdout
+                "-d '{\"instances\": [%s]}' https://edge1%s; echo; cat /tmp/silent-body", str(x), STABLE).stdout
             status_line, _, body = out.partition("\n")
             code, content_type, seconds = status_line.split(" ")
             answers.append({"status": int(code), "type": content_type, "seconds": float(seconds), "body": body})
