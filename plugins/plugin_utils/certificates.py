@@ -1,10 +1,14 @@
 # -*- coding: utf-8 -*-
 # Copyright: lighttpd_tensorflow.serving contributors
 # Apache License 2.0 (see LICENSE)
-"""Certificate decisions of the lighttpd role, in plain Python (no Ansible import).
+"""Certificate decisions of the edge_certificate role, in plain Python (no Ansible import).
 
 ``certificate_names`` lists the subjectAltName entries of an edge's leaf; ``renewal_reason``
 says why a leaf must be issued again, or returns "" when the one on the host is still good.
+``lifetime_reason`` is the renewal rule itself (less than a share of the lifetime left). The
+role copies this file to each edge, where lighttpd-edge-cert runs the same rule for ACME
+certificates: ``python3 certificates.py lifetime-reason NOT_BEFORE NOT_AFTER SHARE`` (epoch
+seconds) prints the reason, or nothing when the certificate is not due.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -13,6 +17,7 @@ __metaclass__ = type
 
 import datetime
 import ipaddress
+import sys
 
 
 def _ip(value):
@@ -63,12 +68,17 @@ def renewal_reason(leaf, wanted_names, public_key, ca_key_id=None, remaining_sha
         return "issued by another CA"
     if sorted(leaf.get("subject_alt_name") or []) != sorted(_normalised(wanted_names)):
         return "the host's names or addresses changed"
+    return lifetime_reason(_time(leaf["not_before"]), _time(leaf["not_after"]), remaining_share, now)
+
+
+def lifetime_reason(not_before, not_after, remaining_share, now=None):
+    """The renewal rule: a reason when no more than ``remaining_share`` of the lifetime from
+    ``not_before`` to ``not_after`` (aware datetimes) is left at ``now``; else ""."""
     now = now or datetime.datetime.now(datetime.timezone.utc)
-    start, end = _time(leaf["not_before"]), _time(leaf["not_after"])
-    lifetime = (end - start).total_seconds()
-    left = (end - now).total_seconds()
+    lifetime = (not_after - not_before).total_seconds()
+    left = (not_after - now).total_seconds()
     if lifetime <= 0 or left <= float(remaining_share) * lifetime:
-        return "less than %d%% of its lifetime left (expires %s)" % (round(float(remaining_share) * 100), end.isoformat())
+        return "less than %d%% of its lifetime left (expires %s)" % (round(float(remaining_share) * 100), not_after.isoformat())
     return ""
 
 
@@ -80,3 +90,27 @@ def _normalised(entries):
             entry = "IP:%s" % _ip(entry[3:])
         result.append(entry)
     return result
+
+
+def _epoch(value):
+    return datetime.datetime.fromtimestamp(int(value), datetime.timezone.utc)
+
+
+def main(argv):
+    """lifetime-reason NOT_BEFORE NOT_AFTER SHARE (epoch seconds): print why the certificate is
+    due for renewal, or nothing. Exit 2 on bad arguments."""
+    if len(argv) != 5 or argv[1] != "lifetime-reason":
+        sys.stderr.write("usage: certificates.py lifetime-reason NOT_BEFORE NOT_AFTER SHARE\n")
+        return 2
+    try:
+        reason = lifetime_reason(_epoch(argv[2]), _epoch(argv[3]), float(argv[4]))
+    except (ValueError, OverflowError, OSError) as error:
+        sys.stderr.write("certificates.py: %s\n" % error)
+        return 2
+    if reason:
+        sys.stdout.write(reason + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -351,15 +351,8 @@ def lighttpd_relations(values):
                    % v("lighttpd_metrics_scrapers_group"))
         if _port_of(listen) in (_number(https), _number(http), _port_of(v("lighttpd_status_bind"))):
             broken("lighttpd_metrics_listen", "a port other than the edge's HTTPS, HTTP and status ports")
-    source = v("lighttpd_tls_certificate_source")
     if v("lighttpd_tls_profile") == "custom" and not v("lighttpd_tls_custom"):
         broken("lighttpd_tls_custom", "settings (at least one) when lighttpd_tls_profile is custom")
-    for kind, names in (("files", ("lighttpd_tls_cert_file", "lighttpd_tls_key_file")),
-                        ("content", ("lighttpd_tls_cert_content", "lighttpd_tls_key_content"))):
-        if source == kind:
-            for name in names:
-                if not v(name):
-                    broken(name, "a value when lighttpd_tls_certificate_source is %s" % kind)
     verify = v("lighttpd_tls_client_verify")
     if verify not in (None, "off") and not v("lighttpd_tls_client_ca_file"):
         broken("lighttpd_tls_client_ca_file", "a CA file when lighttpd_tls_client_verify is %s" % verify)
@@ -377,22 +370,40 @@ def lighttpd_relations(values):
         if unknown:
             errors.append("lighttpd_oidc_access_rules: got rules for %s; allowed: models the model servers serve (%s)"
                           % (", ".join(unknown), ", ".join(served)))
-    if source == "acme":
-        if v("lighttpd_acme_terms_agreed") is not True:
-            broken("lighttpd_acme_terms_agreed", "true when lighttpd_tls_certificate_source is acme (you agree to the "
-                                                 "terms of service of %s)" % v("lighttpd_acme_directory_url"))
-        if _int_in(http, 0, 65535) and int(http) == 0:
-            broken("lighttpd_http_port", "a port when lighttpd_tls_certificate_source is acme (the edge answers "
-                                         "HTTP-01 challenges there)")
-    kid, key = v("lighttpd_acme_eab_kid") or "", v("lighttpd_acme_eab_hmac_key") or ""
-    if bool(kid) != bool(key):
-        broken("lighttpd_acme_eab_hmac_key" if kid else "lighttpd_acme_eab_kid",
-               "a value together with %s (both or neither)"
-               % ("lighttpd_acme_eab_kid" if kid else "lighttpd_acme_eab_hmac_key"))
+    # The edge answers ACME's HTTP-01 challenges on its plain HTTP port (edge_certificate's source).
+    if edge and v("edge_certificate_source") == "acme" and _int_in(http, 0, 65535) and int(http) == 0:
+        broken("lighttpd_http_port", "a port when edge_certificate_source is acme (the edge answers "
+                                     "HTTP-01 challenges there)")
     return errors
 
 
-RELATIONS = {"lighttpd": lighttpd_relations}
+def edge_certificate_relations(values):
+    """One message per broken relation between the edge_certificate role's variables."""
+    errors = []
+
+    def broken(name, allowed):
+        errors.append("%s: got %s; allowed: %s" % (name, _shown(name, values.get(name)), allowed))
+
+    v = values.get
+    source = v("edge_certificate_source")
+    for kind, names in (("files", ("edge_certificate_cert_file", "edge_certificate_key_file")),
+                        ("content", ("edge_certificate_cert_content", "edge_certificate_key_content"))):
+        if source == kind:
+            for name in names:
+                if not v(name):
+                    broken(name, "a value when edge_certificate_source is %s" % kind)
+    if source == "acme" and v("edge_certificate_acme_terms_agreed") is not True:
+        broken("edge_certificate_acme_terms_agreed", "true when edge_certificate_source is acme (you agree to the "
+                                                     "terms of service of %s)" % v("edge_certificate_acme_directory_url"))
+    kid, key = v("edge_certificate_acme_eab_kid") or "", v("edge_certificate_acme_eab_hmac_key") or ""
+    if bool(kid) != bool(key):
+        broken("edge_certificate_acme_eab_hmac_key" if kid else "edge_certificate_acme_eab_kid",
+               "a value together with %s (both or neither)"
+               % ("edge_certificate_acme_eab_kid" if kid else "edge_certificate_acme_eab_hmac_key"))
+    return errors
+
+
+RELATIONS = {"lighttpd": lighttpd_relations, "edge_certificate": edge_certificate_relations}
 
 
 def check_relations(role, values):

@@ -68,7 +68,7 @@ class Fleet(object):
                      "tfserving_apt_repo_url": "http://%s:8080" % edge,
                      "tfserving_apt_key_url": "http://%s:8080/tensorflow-serving.release.pub.gpg" % edge,
                      "lighttpd_server_name": "localhost",
-                     "lighttpd_tls_ca_dir": os.path.join(self.out, "pki-%d" % self.size)},
+                     "edge_certificate_ca_dir": os.path.join(self.out, "pki-%d" % self.size)},
             "children": {"edge": {"hosts": {edge: {}}}, "standin_repo": {"hosts": {edge: {}}},
                          "tfserving": {"hosts": {h: {} for h in servers}}}}}
         with open(self.inventory, "w") as handle:

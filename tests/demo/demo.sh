@@ -64,7 +64,7 @@ up() {
         --cap-add SYS_ADMIN --cap-add NET_ADMIN "${edge_opts[@]}" "$image" /sbin/init >/dev/null
     fi
   done
-  extra=(-e "lighttpd_tls_ca_dir=$ca_dir")
+  extra=(-e "edge_certificate_ca_dir=$ca_dir")
   source=$(source_choice)
   if [ "$source" = standin ]; then
     echo "NOTE: TF Serving's official apt repository is not reachable from here: installing the"

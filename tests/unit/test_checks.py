@@ -86,12 +86,12 @@ def test_rule_accepts_and_refuses(rule):
 
 
 def test_secrets_are_masked():
-    errors = checks.check_variables({"lighttpd_acme_eab_hmac_key": "base64url_or_empty", "lighttpd_tls_ca_passphrase": "text"},
-                                    {"lighttpd_acme_eab_hmac_key": "not base64!", "lighttpd_tls_ca_passphrase": "a\nb"})
+    errors = checks.check_variables({"edge_certificate_acme_eab_hmac_key": "base64url_or_empty", "edge_certificate_ca_passphrase": "text"},
+                                    {"edge_certificate_acme_eab_hmac_key": "not base64!", "edge_certificate_ca_passphrase": "a\nb"})
     assert all("(secret, " in error for error in errors) and len(errors) == 2, errors
-    errors = checks.check_variables({"lighttpd_tls_key_content": "pem_or_empty"},
-                                    {"lighttpd_tls_key_content": "hunter2 private"})
-    assert errors == ["lighttpd_tls_key_content: got (secret, 15 characters); allowed: PEM text (-----BEGIN ...), or empty"]
+    errors = checks.check_variables({"edge_certificate_key_content": "pem_or_empty"},
+                                    {"edge_certificate_key_content": "hunter2 private"})
+    assert errors == ["edge_certificate_key_content: got (secret, 15 characters); allowed: PEM text (-----BEGIN ...), or empty"]
 
 
 def test_unknown_rule_is_a_programming_error():
@@ -103,7 +103,7 @@ def test_every_role_variable_with_a_rule_uses_a_known_rule():
     import os
     import yaml
     roles = os.path.join(os.path.dirname(__file__), "..", "..", "roles")
-    for role in ("lighttpd", "tfserving", "edge_cache", "monitoring"):
+    for role in ("lighttpd", "tfserving", "edge_cache", "edge_certificate", "monitoring"):
         with open(os.path.join(roles, role, "vars", "main.yml")) as handle:
             rules = yaml.safe_load(handle)["__%s_variable_rules" % role]
         with open(os.path.join(roles, role, "defaults", "main.yml")) as handle:

@@ -38,7 +38,7 @@ def test_every_variable_of_the_example_resolves_for_every_host(tmp_path):
             group = os.path.relpath(path, project / "inventory" / "group_vars").split(os.sep)[0].replace(".yml", "")
             per_group.setdefault(group, set()).update(yaml.safe_load(handle) or {})
     names = set().union(*per_group.values())
-    names |= {"lighttpd_tls_ca_dir"}  # the role default that depends on where the inventory is
+    names |= {"edge_certificate_ca_dir"}  # the role default that depends on where the inventory is
     (tmp_path / "play.yml").write_text(PLAY)
     out = tmp_path / "out"
     out.mkdir()
@@ -46,17 +46,17 @@ def test_every_variable_of_the_example_resolves_for_every_host(tmp_path):
     proc = subprocess.run(
         [shutil.which("ansible-playbook") or os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", str(project / "inventory" / "hosts.yml"), str(tmp_path / "play.yml"),
          "-e", json.dumps({"out": str(out), "names": sorted(names),
-                           "lighttpd_tls_ca_dir": "{{ inventory_dir }}/pki/lighttpd-edge-ca"})],
+                           "edge_certificate_ca_dir": "{{ inventory_dir }}/pki/lighttpd-edge-ca"})],
         capture_output=True, text=True, env=env, cwd=str(project))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    with open(os.path.join(ROOT, "roles", "lighttpd", "defaults", "main.yml")) as handle:
-        assert yaml.safe_load(handle)["lighttpd_tls_ca_dir"] == "{{ inventory_dir }}/pki/lighttpd-edge-ca"
+    with open(os.path.join(ROOT, "roles", "edge_certificate", "defaults", "main.yml")) as handle:
+        assert yaml.safe_load(handle)["edge_certificate_ca_dir"] == "{{ inventory_dir }}/pki/lighttpd-edge-ca"
     hosts = sorted(os.listdir(out))
     assert len(hosts) == 7, hosts
     for name in hosts:
         with open(out / name) as handle:
             values = json.load(handle)
-        assert values["lighttpd_tls_ca_dir"] == str(project / "inventory" / "pki" / "lighttpd-edge-ca")
+        assert values["edge_certificate_ca_dir"] == str(project / "inventory" / "pki" / "lighttpd-edge-ca")
         group = {"edge": "edge", "tfs": "tfserving", "mon": "monitoring"}[name.split("-")[0]]
         assert per_group[group] | per_group["all"] <= set(values), sorted(per_group[group] - set(values))
         if name.startswith("edge-"):

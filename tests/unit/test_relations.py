@@ -1,5 +1,5 @@
-"""The relations between the lighttpd role's variables (checks.lighttpd_relations, the
-check_relations filter): one message per broken relation, naming the variable to change, in
+"""The relations between the lighttpd and edge_certificate roles' variables
+(checks.lighttpd_relations and edge_certificate_relations, the check_relations filter): one message per broken relation, naming the variable to change, in
 check_variables' shape (issue 28: one source per fact; issue 27: one message per broken rule)."""
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -13,13 +13,13 @@ VALID = {
     "lighttpd_local_port_range": "", "lighttpd_metrics_enabled": True, "lighttpd_metrics_listen": "0.0.0.0:9146",
     "lighttpd_metrics_scrapers_group": "monitoring", "lighttpd_status_bind": "127.0.0.1:9080",
     "metrics_loopback": False, "metrics_scrapers": 1, "lighttpd_tls_profile": "intermediate", "lighttpd_tls_custom": {},
-    "lighttpd_tls_certificate_source": "internal_ca", "lighttpd_tls_cert_file": "", "lighttpd_tls_key_file": "",
-    "lighttpd_tls_cert_content": "", "lighttpd_tls_key_content": "", "lighttpd_tls_client_verify": "off",
+    "edge_certificate_source": "internal_ca", "edge_certificate_cert_file": "", "edge_certificate_key_file": "",
+    "edge_certificate_cert_content": "", "edge_certificate_key_content": "", "lighttpd_tls_client_verify": "off",
     "lighttpd_tls_client_ca_file": "", "lighttpd_tls_client_crl_file": "", "oidc_enabled": True,
     "lighttpd_oidc_audiences": ["api"], "lighttpd_oidc_access_rules": [{"model": "m", "routes": ["inference"],
                                                                          "scopes": ["predict"]}],
-    "served_models": ["m"], "lighttpd_acme_terms_agreed": False, "lighttpd_acme_directory_url": "https://acme.example/dir",
-    "lighttpd_acme_eab_kid": "", "lighttpd_acme_eab_hmac_key": "",
+    "served_models": ["m"], "edge_certificate_acme_terms_agreed": False, "edge_certificate_acme_directory_url": "https://acme.example/dir",
+    "edge_certificate_acme_eab_kid": "", "edge_certificate_acme_eab_hmac_key": "",
 }
 
 BROKEN = [
@@ -34,31 +34,42 @@ BROKEN = [
     ({"lighttpd_tls_client_crl_file": "/etc/crl.pem"}, "lighttpd_tls_client_crl_file: got '/etc/crl.pem'; allowed: empty"),
     ({"lighttpd_oidc_audiences": []}, "lighttpd_oidc_audiences: got []; allowed: the aud values"),
     ({"lighttpd_oidc_access_rules": [{"model": "fraud"}]}, "lighttpd_oidc_access_rules: got rules for fraud; allowed: models"),
-    ({"lighttpd_acme_eab_kid": "kid-1"}, "lighttpd_acme_eab_hmac_key: got"),
+    ({"edge_certificate_acme_eab_kid": "kid-1"}, "edge_certificate_acme_eab_hmac_key: got"),
 ]
+ROLE_OF = {"edge_certificate_acme_eab_kid": "edge_certificate"}
+
+
+def role_of(change):
+    return ROLE_OF.get(next(iter(change)), "lighttpd")
 
 
 def test_valid_values_break_no_relation():
     assert checks.check_relations("lighttpd", VALID) == []
+    assert checks.check_relations("edge_certificate", VALID) == []
 
 
 @pytest.mark.parametrize("change, message", BROKEN)
 def test_each_broken_relation_gives_one_message_naming_its_variable(change, message):
-    errors = checks.check_relations("lighttpd", dict(VALID, **change))
+    errors = checks.check_relations(role_of(change), dict(VALID, **change))
     assert len(errors) == 1 and errors[0].startswith(message), errors
 
 
 def test_a_certificate_source_names_each_missing_value():
-    errors = checks.check_relations("lighttpd", dict(VALID, lighttpd_tls_certificate_source="files"))
-    assert [e.split(":")[0] for e in errors] == ["lighttpd_tls_cert_file", "lighttpd_tls_key_file"]
-    errors = checks.check_relations("lighttpd", dict(VALID, lighttpd_tls_certificate_source="acme", lighttpd_http_port=0))
-    assert [e.split(":")[0] for e in errors] == ["lighttpd_acme_terms_agreed", "lighttpd_http_port"]
-    assert "lighttpd_tls_certificate_source is acme" in errors[0]
+    errors = checks.check_relations("edge_certificate", dict(VALID, edge_certificate_source="files"))
+    assert [e.split(":")[0] for e in errors] == ["edge_certificate_cert_file", "edge_certificate_key_file"]
+    values = dict(VALID, edge_certificate_source="acme", lighttpd_http_port=0)
+    errors = checks.check_relations("edge_certificate", values)
+    assert [e.split(":")[0] for e in errors] == ["edge_certificate_acme_terms_agreed"]
+    assert "edge_certificate_source is acme" in errors[0]
+    # The edge answers HTTP-01 on its plain port: a relation of the lighttpd role's variable.
+    errors = checks.check_relations("lighttpd", values)
+    assert [e.split(":")[0] for e in errors] == ["lighttpd_http_port"]
+    assert "edge_certificate_source is acme" in errors[0]
 
 
 def test_the_eab_secret_is_never_shown():
-    errors = checks.check_relations("lighttpd", dict(VALID, lighttpd_acme_eab_hmac_key="c2VjcmV0LWtleQ"))
-    assert len(errors) == 1 and "c2VjcmV0LWtleQ" not in errors[0] and errors[0].startswith("lighttpd_acme_eab_kid:")
+    errors = checks.check_relations("edge_certificate", dict(VALID, edge_certificate_acme_eab_hmac_key="c2VjcmV0LWtleQ"))
+    assert len(errors) == 1 and "c2VjcmV0LWtleQ" not in errors[0] and errors[0].startswith("edge_certificate_acme_eab_kid:")
 
 
 def test_every_broken_relation_counts_once_however_many_break():
@@ -73,8 +84,9 @@ def test_every_broken_relation_counts_once_however_many_break():
     st.none(), st.booleans(), st.integers(-5, 70000), st.text(max_size=20), st.lists(st.text(max_size=5), max_size=3))))
 def test_any_values_give_messages_never_an_exception(change):
     """Relations are checked after check_variables, but a value of any type must not crash them."""
-    for message in checks.check_relations("lighttpd", dict(VALID, **change)):
-        assert ": got " in message and "; allowed: " in message
+    for role in ("lighttpd", "edge_certificate"):
+        for message in checks.check_relations(role, dict(VALID, **change)):
+            assert ": got " in message and "; allowed: " in message
 
 
 def test_an_unknown_role_is_a_programming_error():

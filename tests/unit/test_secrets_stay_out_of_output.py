@@ -75,5 +75,5 @@ def test_every_task_handling_a_secret_hides_it(path):
 
 def test_the_rule_sees_the_secrets():
     # The rule is only as good as its list: the roles' secret variables are all matched.
-    assert secrets_named("{{ lighttpd_tls_key_content }} {% if lighttpd_tls_ca_passphrase %}{{ lighttpd_acme_eab_hmac_key }}") == [
-        "lighttpd_acme_eab_hmac_key", "lighttpd_tls_ca_passphrase", "lighttpd_tls_key_content"]
+    assert secrets_named("{{ edge_certificate_key_content }} {% if edge_certificate_ca_passphrase %}{{ edge_certificate_acme_eab_hmac_key }}") == [
+        "edge_certificate_acme_eab_hmac_key", "edge_certificate_ca_passphrase", "edge_certificate_key_content"]

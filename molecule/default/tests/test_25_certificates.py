@@ -1,6 +1,6 @@
 """internal_ca, the default certificate source: the fleet CA on the controller, a leaf per edge.
 
-The CA lives in the scenario's ephemeral directory (lighttpd_tls_ca_dir in molecule.yml), as
+The CA lives in the scenario's ephemeral directory (edge_certificate_ca_dir in molecule.yml), as
 it would in a project directory on a real controller.
 """
 import datetime
@@ -161,7 +161,7 @@ def test_a_lost_ca_stops_the_run_before_anything_changes():
         serial = leaf("stack1").serial_number
         code, output = tls_converge_expecting_failure("stack1")
         assert "trusts a fleet CA" in output and "Restore ca.key and ca.pem" in output, output[-3000:]
-        assert "lighttpd_tls_ca_rotate=true" in output
+        assert "edge_certificate_ca_rotate=true" in output
         assert not os.path.exists(CA_DIR), "no new CA may be created"
         assert leaf("stack1").serial_number == serial and served_serial("stack1") == serial
     finally:
@@ -175,7 +175,7 @@ def test_a_lost_ca_stops_the_run_before_anything_changes():
         with open(os.path.join(other, "ca.pem"), "a") as handle:
             handle.write("\n")  # not the certificate the edges trust
         code, output = run_playbook("converge.yml", "--tags", "lighttpd_tls", "--limit", "stack1",
-                                    extra_vars={"lighttpd_tls_ca_dir": other})
+                                    extra_vars={"edge_certificate_ca_dir": other})
         assert code != 0 and "that is not the one in " + other in output, output[-3000:]
     finally:
         subprocess.run(["rm", "-rf", other], check=True)

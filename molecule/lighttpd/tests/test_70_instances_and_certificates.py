@@ -39,7 +39,7 @@ def converge(**extra_vars):
 
 # The scenario's edge gets its certificate by ACME with Pebble's root as trust anchor; the
 # supplied pairs here are self-signed or from a test CA, checked on their own.
-SUPPLIED = {"lighttpd_tls_chain_ca_file": ""}
+SUPPLIED = {"edge_certificate_chain_ca_file": ""}
 
 
 # On demand (make test-all): about 3.5 min of converges; make test keeps the reconciliation of the
@@ -93,10 +93,10 @@ def test_a_certificate_that_does_not_match_its_key_is_refused_and_the_edge_keeps
     pid, fingerprint = main_pid("edge"), served_fingerprint()
     cert, _ = _pem_pair()
     _, other_key = _pem_pair()
-    code, output = converge(lighttpd_tls_certificate_source="content",
-                            lighttpd_tls_cert_content=cert, lighttpd_tls_key_content=other_key, **SUPPLIED)
+    code, output = converge(edge_certificate_source="content",
+                            edge_certificate_cert_content=cert, edge_certificate_key_content=other_key, **SUPPLIED)
     assert code != 0
-    assert re.search(r"The edge certificate was not installed: \S+ does not belong to \S+ .*lighttpd_tls_cert_content", output), \
+    assert re.search(r"The edge certificate was not installed: \S+ does not belong to \S+ .*edge_certificate_cert_content", output), \
         output[-3000:]
     assert main_pid("edge") == pid
     assert served_fingerprint() == fingerprint
@@ -124,8 +124,8 @@ def test_a_renewed_certificate_file_reaches_the_edge_without_a_playbook_run():
     cert, key = _pem_pair()
     put("/etc/ssl/edge-test/edge.key", key)
     put("/etc/ssl/edge-test/edge.pem", cert)
-    code, output = converge(lighttpd_tls_certificate_source="files", lighttpd_tls_cert_file="/etc/ssl/edge-test/edge.pem",
-                            lighttpd_tls_key_file="/etc/ssl/edge-test/edge.key", **SUPPLIED)
+    code, output = converge(edge_certificate_source="files", edge_certificate_cert_file="/etc/ssl/edge-test/edge.pem",
+                            edge_certificate_key_file="/etc/ssl/edge-test/edge.key", **SUPPLIED)
     assert code == 0, output[-3000:]
     assert served_is(cert, 5)
     pid = main_pid("edge")
@@ -163,8 +163,8 @@ def test_a_renewed_certificate_file_reaches_the_edge_without_a_playbook_run():
 def test_a_matching_certificate_lands_with_a_reload():
     pid = main_pid("edge")
     cert, key = _pem_pair()
-    code, output = converge(lighttpd_tls_certificate_source="content",
-                            lighttpd_tls_cert_content=cert, lighttpd_tls_key_content=key, **SUPPLIED)
+    code, output = converge(edge_certificate_source="content",
+                            edge_certificate_cert_content=cert, edge_certificate_key_content=key, **SUPPLIED)
     assert code == 0, output[-3000:]
     expected = x509.load_pem_x509_certificate(cert.encode()).fingerprint(hashes.SHA256()).hex().upper()
     assert served_fingerprint().split("=")[1].replace(":", "") == expected
