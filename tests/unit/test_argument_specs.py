@@ -54,3 +54,8 @@ def test_every_entry_point_is_a_task_file_whose_options_are_the_roles(role):
 def test_the_cache_has_its_entry_points():
     with open(os.path.join(ROLES, "edge_cache", "meta", "argument_specs.yml")) as handle:
         assert set(yaml.safe_load(handle)["argument_specs"]) == {"main", "versions", "absent"}
+
+
+def test_the_certificate_role_has_its_entry_points():
+    with open(os.path.join(ROLES, "edge_certificate", "meta", "argument_specs.yml")) as handle:
+        assert set(yaml.safe_load(handle)["argument_specs"]) == {"main", "obtain", "absent"}
