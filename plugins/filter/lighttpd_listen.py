@@ -15,12 +15,12 @@ description:
 - The addresses systemd holds open for each instance (C(lighttpd@NAME.socket)), so that no reload or restart refuses
   a connection. The edge listens on its HTTPS and HTTP ports on every address (and on C([::]) with IPv6), then on its
   status address; the static instance on its Unix socket and its optional bind; an extra instance on its C(listen)
-  list (empty: lighttpd binds it itself).
+  list (lighttpd binds an instance without one itself).
 positional: _input
 options:
   _input:
-    description:
-    - C(edge), C(https_port), C(http_port) (0 for none), C(ipv6), C(status_bind), C(static), C(static_socket),
+    description: >-
+      C(edge), C(https_port), C(http_port) (0 for none), C(ipv6), C(status_bind), C(static), C(static_socket),
       C(static_bind) (empty for none) and C(extra_instances) (each with C(name) and an optional C(listen) list).
     type: dict
     required: true

@@ -12,7 +12,7 @@ short_description: Whether a listen address is reachable on its own host only
 version_added: 0.4.0
 author: lighttpd_tensorflow.serving maintainers
 description:
-- True for C(127.x.x.x:PORT) and C([::1]:PORT): nothing for the host's firewall to guard, and no other host can
+- True for C(127.x.x.x:PORT) and C([::1]:PORT). Nothing for the host's firewall to guard, and no other host can
   reach it (the edge's exporter, the model server's metrics relay, and the monitoring role's scrape targets).
 options:
   _input:
