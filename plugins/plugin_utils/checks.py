@@ -108,9 +108,15 @@ def _headers(value):
         for k, x in value.items())
 
 
+def _listen(value):
+    """A listening address systemd can hold: IPV4:PORT, [IPV6]:PORT or an absolute socket path."""
+    return _bind(value) or (_path(value) and value.startswith("/"))
+
+
 def _instances(value):
     return isinstance(value, list) and all(
-        isinstance(i, dict) and isinstance(i.get("name"), str) and _INSTANCE.match(i["name"]) for i in value)
+        isinstance(i, dict) and isinstance(i.get("name"), str) and _INSTANCE.match(i["name"])
+        and isinstance(i.get("listen", []), list) and all(_listen(a) for a in i.get("listen", [])) for i in value)
 
 
 def _backends(value):
@@ -251,7 +257,8 @@ RULES = {
     "headers": (_headers, "header names (HTTP tokens) with values without control characters"),
     "group_name": (lambda v: isinstance(v, str) and bool(re.match(r"^[A-Za-z0-9_.-]{1,64}\Z", v)),
                    "an inventory group name (letters, digits, _ . -)"),
-    "instance_names": (_instances, "instances named ^[a-z][a-z0-9-]* (up to 23 characters: the account is lighttpd-NAME)"),
+    "instance_names": (_instances, "instances named ^[a-z][a-z0-9-]* (up to 23 characters: the account is lighttpd-NAME), "
+                                   "each listen entry IPV4:PORT, [IPV6]:PORT or an absolute socket path"),
     "backends": (_backends, "a list of {host: IP address or DNS name, port: 1-65535}"),
     "sources": (lambda v: isinstance(v, list) and all(isinstance(s, str) and _network(s) for s in v),
                 "a list of IP addresses or networks (10.0.0.0/8, fd00::/8)"),

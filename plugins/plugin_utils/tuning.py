@@ -590,8 +590,38 @@ def metrics_listen(component, scrapers, host):
     return "%s:%d" % ("0.0.0.0" if others else "127.0.0.1", METRICS_PORTS[component])
 
 
-def _loopback_listen(listen):
-    return bool(re.match(r"^(127[.]|\[::1\]:)", listen))
+def loopback_listen(listen):
+    """True when the listen address ``listen`` (ADDRESS:PORT) is reachable on its own host only
+    (127.x.x.x or [::1]): nothing for a firewall to guard, and no other host can scrape it."""
+    return isinstance(listen, str) and bool(re.match(r"^(127[.]|\[::1\]:)", listen))
+
+
+def lighttpd_listen(settings):
+    """The listening addresses of each lighttpd instance, which systemd holds open
+    (lighttpd@NAME.socket) so that no reload or restart refuses a connection.
+
+    ``settings``: ``edge`` (bool), ``https_port`` and ``http_port`` (0: none), ``ipv6`` (also
+    listen on [::]), ``status_bind``, ``static`` (bool), ``static_socket``, ``static_bind``
+    (empty: none), ``extra_instances`` (each ``{name, listen}``; without ``listen`` lighttpd
+    binds the instance's addresses itself, and its list is empty). Returns ``{instance: [ADDRESS,
+    ...]}`` with the edge's public ports on every address, then its status address.
+    """
+    out = {}
+    if settings.get("edge"):
+        edge = []
+        for port in (settings.get("https_port"), settings.get("http_port")):
+            port = _int("port", port, 0, 65535)
+            if port > 0:
+                edge.append("0.0.0.0:%d" % port)
+                if settings.get("ipv6"):
+                    edge.append("[::]:%d" % port)
+        edge.append(settings["status_bind"])
+        out["edge"] = edge
+    if settings.get("static"):
+        out["static"] = [settings["static_socket"]] + ([settings["static_bind"]] if settings.get("static_bind") else [])
+    for instance in settings.get("extra_instances") or []:
+        out[instance["name"]] = list(instance.get("listen") or [])
+    return out
 
 
 def _as_bool(value):
@@ -626,7 +656,7 @@ def scrape_targets(jobs, groups, hostvars, host):
             local = peer["host"] == host
             address = "127.0.0.1" if local else peer["address"]
             found.append({"host": peer["host"],
-                          "loopback": _loopback_listen(listen) and not local,
+                          "loopback": loopback_listen(listen) and not local,
                           "target": "%s:%s" % ("[%s]" % address if ":" in address else address,
                                                re.sub(r"^.*:", "", listen))})
         out[job] = found

@@ -16,7 +16,7 @@ from hypothesis import given, settings, strategies as st
 
 from ansible_collections.lighttpd_tensorflow.serving.plugins.plugin_utils import certificates
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 TOOL = os.path.join(ROOT, "roles", "edge_certificate", "files", "lighttpd-edge-cert")
 RULE = os.path.join(ROOT, "plugins", "plugin_utils", "certificates.py")
 UTC = datetime.timezone.utc

@@ -6,7 +6,7 @@ import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
 
-FILTER_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "plugins", "filter")
+FILTER_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "plugins", "filter")
 NAMES = sorted(f[:-3] for f in os.listdir(FILTER_DIR) if f.endswith(".py") and not f.startswith("_"))
 
 
@@ -16,7 +16,7 @@ def load(name):
 
 def test_every_expected_filter_exists():
     assert NAMES == sorted([
-        "lighttpd_connection_limits", "lighttpd_kernel_settings", "lighttpd_tls_settings", "logrotate_policy", "tfserving_batching",
+        "lighttpd_connection_limits", "lighttpd_kernel_settings", "lighttpd_listen", "lighttpd_tls_settings", "logrotate_policy", "tfserving_batching",
         "lighttpd_certificate_names", "lighttpd_certificate_renewal_reason",
         "tfserving_batching_config", "tfserving_models_config", "tfserving_monitoring_config", "fleet_addresses", "check_variables",
         "tfserving_threads", "edge_cache_plan", "edge_backends", "edge_cache_route", "check_relations",

@@ -10,7 +10,7 @@ import pytest
 # Independent of ansible-core: `make unit` runs it; `make compat` leaves it out of its per-core runs.
 pytestmark = pytest.mark.core_independent
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
 SPEC = importlib.util.spec_from_file_location(
     "edge_exporter", os.path.join(ROOT, "roles", "lighttpd", "files", "lighttpd-edge-exporter.py"))
 exporter = importlib.util.module_from_spec(SPEC)

@@ -14,7 +14,7 @@ import yaml
 # Independent of ansible-core: `make unit` runs it; `make compat` leaves it out of its per-core runs.
 pytestmark = pytest.mark.core_independent
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
 ROLE = os.path.join(ROOT, "roles", "monitoring")
 RULES = "lighttpd_tensorflow_serving.rules.yml"
 

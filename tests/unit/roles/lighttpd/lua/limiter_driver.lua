@@ -1,5 +1,5 @@
 -- Drives the edge's inference script (rendered to SCRIPT) one event at a time, for the
--- limiter's property test (tests/unit/test_limiter_properties.py). The same model of
+-- limiter's property test (tests/unit/roles/lighttpd/test_limiter_properties.py). The same model of
 -- lighttpd 1.4.69's mod_magnet as mock_lighttpd.lua: lighty.r for the request, and
 -- lighty.server.irequests() over the requests lighttpd still holds. Reads one command a line
 -- on standard input and answers one line each:

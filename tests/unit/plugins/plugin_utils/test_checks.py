@@ -102,7 +102,7 @@ def test_unknown_rule_is_a_programming_error():
 def test_every_role_variable_with_a_rule_uses_a_known_rule():
     import os
     import yaml
-    roles = os.path.join(os.path.dirname(__file__), "..", "..", "roles")
+    roles = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "roles")
     for role in ("lighttpd", "tfserving", "edge_cache", "edge_certificate", "monitoring"):
         with open(os.path.join(roles, role, "vars", "main.yml")) as handle:
             rules = yaml.safe_load(handle)["__%s_variable_rules" % role]

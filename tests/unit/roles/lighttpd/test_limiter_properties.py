@@ -1,6 +1,6 @@
 """Stateful property test of the edge's per-client limiter (issue 26): the real rendered
 inference script (roles/lighttpd/templates/inference.lua.j2) under Lua 5.4, driven one event at
-a time through tests/unit/lua/limiter_driver.lua (the mod_magnet model of the other Lua unit
+a time through tests/unit/roles/lighttpd/lua/limiter_driver.lua (the mod_magnet model of the other Lua unit
 tests), over generated interleavings of admissions, response starts, client aborts, clock steps
 (forward, back, past the generation swap) and new processes (a graceful reload). The script
 recounts requests in flight by itself (at the cap), so the admissions exercise the recount.
@@ -30,9 +30,9 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 # Independent of ansible-core: `make unit` runs it; `make compat` leaves it out of its per-core runs.
 pytestmark = pytest.mark.core_independent
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 TEMPLATE = os.path.join(ROOT, "roles", "lighttpd", "templates", "inference.lua.j2")
-DRIVER = os.path.join(ROOT, "tests", "unit", "lua", "limiter_driver.lua")
+DRIVER = os.path.join(ROOT, "tests", "unit", "roles", "lighttpd", "lua", "limiter_driver.lua")
 LUA = shutil.which("lua5.4")
 CAP = 3
 MAX_CLIENTS = 3   # small, so that the shared overflow record is used

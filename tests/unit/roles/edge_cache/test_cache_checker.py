@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 pytestmark = pytest.mark.core_independent
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 _SPEC = importlib.util.spec_from_file_location(
     "cache_checker", os.path.join(ROOT, "roles/edge_cache/files/lighttpd-edge-cache-versions.py"))
 checker = importlib.util.module_from_spec(_SPEC)

@@ -24,9 +24,9 @@ from cryptography.x509.oid import NameOID
 # Independent of ansible-core: `make unit` runs it; `make compat` leaves it out of its per-core runs.
 pytestmark = pytest.mark.core_independent
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 FILES = os.path.join(ROOT, "roles", "lighttpd", "files")
-DRIVER = os.path.join(ROOT, "tests", "unit", "lua", "oidc_driver.lua")
+DRIVER = os.path.join(ROOT, "tests", "unit", "roles", "lighttpd", "lua", "oidc_driver.lua")
 LUA = shutil.which("lua5.4")
 ISSUER = "https://idp.test/realms/ml"
 NOW = 1_800_000_000

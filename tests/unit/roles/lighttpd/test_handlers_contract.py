@@ -8,7 +8,7 @@ import os
 
 import yaml
 
-ROLE = os.path.join(os.path.dirname(__file__), "..", "..", "roles", "lighttpd")
+ROLE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "roles", "lighttpd")
 
 # handler -> the vars/main.yml expression whose registered results decide what it touches
 HANDLER_SETS = {

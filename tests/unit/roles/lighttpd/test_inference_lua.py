@@ -13,9 +13,9 @@ import pytest
 # Independent of ansible-core: `make unit` runs it; `make compat` leaves it out of its per-core runs.
 pytestmark = pytest.mark.core_independent
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 TEMPLATE = os.path.join(ROOT, "roles", "lighttpd", "templates", "inference.lua.j2")
-MOCK = os.path.join(ROOT, "tests", "unit", "lua", "mock_lighttpd.lua")
+MOCK = os.path.join(ROOT, "tests", "unit", "roles", "lighttpd", "lua", "mock_lighttpd.lua")
 LUA = shutil.which("lua5.4")
 VARS = {
     "ansible_managed": "test", "lighttpd_rate_limit_requests_per_second": 20,

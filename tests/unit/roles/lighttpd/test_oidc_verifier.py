@@ -1,8 +1,8 @@
 """The access-token verifier (roles/lighttpd/files/edge-oidc.lua) as strict as its comments say
 (issue 26, point 4): standard JSON only, the header and the signature checked before the payload
 is read, canonical base64url, case-insensitive bearer scheme and typ, scopes split on spaces, a
-keys file that cannot hurt, and RFC 9068's at+jwt as a setting. Run like tests/unit/test_oidc.py:
-Lua 5.4 with lua-luaossl and lua-cjson, through tests/unit/lua/oidc_driver.lua."""
+keys file that cannot hurt, and RFC 9068's at+jwt as a setting. Run like tests/unit/roles/lighttpd/test_oidc.py:
+Lua 5.4 with lua-luaossl and lua-cjson, through tests/unit/roles/lighttpd/lua/oidc_driver.lua."""
 import json
 import os
 import re
@@ -188,7 +188,7 @@ def test_scopes_are_separated_by_spaces_only(run, keys):
 
 
 # The inference script's line that reads the bearer value, run alone for each request line
-# "NAME AUTHORIZATION" (the rest of the script is tests/unit/test_inference_lua.py's); prints
+# "NAME AUTHORIZATION" (the rest of the script is tests/unit/roles/lighttpd/test_inference_lua.py's); prints
 # NAME=VALUE (- for none).
 SCHEME_HARNESS = r"""
 local bearer_line = assert(io.open(arg[1])):read("a")
