@@ -13,7 +13,7 @@ import time
 import pytest
 
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "wait")
-ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
+ROOT = os.path.abspath(os.path.join(HERE, "..", "..", "..", "..", ".."))
 
 
 def free_port():
