@@ -40,7 +40,7 @@ def write_pair(directory, days_total, days_left, name="edge.example"):
                                        serialization.NoEncryption()))
 
 
-def run_renew(tmp_path, days_total, days_left, share):
+def run_renew(tmp_path, days_total, days_left, share, rule=RULE):
     acme, tls, bin_dir = tmp_path / "acme", tmp_path / "tls", tmp_path / "bin"
     for directory in (acme, tls, bin_dir):
         directory.mkdir()
@@ -56,7 +56,7 @@ def run_renew(tmp_path, days_total, days_left, share):
     config.write_text("\n".join([
         "tls_dir=%s" % tls, "server_name=edge.example", "trust=self-signed", "metrics_file=",
         "source=acme", "acme_dir=%s" % acme, "acme_config=%s/dehydrated.conf" % acme,
-        "acme_names=edge.example", "renew_share=%s" % share, "rule=%s" % RULE, ""]))
+        "acme_names=edge.example", "renew_share=%s" % share, "rule=%s" % rule, ""]))
     env = dict(os.environ, LIGHTTPD_EDGE_CERT_CONFIG=str(config), PATH="%s:%s" % (bin_dir, os.environ["PATH"]))
     proc = subprocess.run(["sh", TOOL, "renew"], capture_output=True, text=True, env=env, timeout=60)
     asked = (tmp_path / "dehydrated.calls").exists()
@@ -73,6 +73,13 @@ def test_the_host_tool_renews_exactly_when_the_rule_says(tmp_path, days_left, du
         assert proc.returncode == 1 and "the edge keeps its certificate" in proc.stderr
     else:
         assert proc.returncode == 0, proc.stderr
+
+
+def test_a_broken_rule_keeps_the_certificate_and_counts_as_a_failed_renewal(tmp_path):
+    proc, asked = run_renew(tmp_path, 90, 80, 0.33, rule=str(tmp_path / "missing.py"))
+    assert proc.returncode == 1 and not asked, proc.stdout + proc.stderr
+    assert "the renewal rule" in proc.stderr and "the edge keeps its certificate" in proc.stderr
+    assert "failures=1" in (tmp_path / "acme" / "renewal.state").read_text()
 
 
 @settings(max_examples=60, deadline=None)
