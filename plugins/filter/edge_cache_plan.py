@@ -36,6 +36,13 @@ options:
     description: Return the problems instead of the plan.
     type: bool
     default: false
+  moves:
+    description: >-
+      Every model server's C(tfserving_label_moves) (deploy_models.yml, while the model servers move labels). A label
+      form moving to its version gets C(accept), the versions a model server may still answer the label with while the
+      edge answers it with the new one.
+    type: list
+    default: []
 """
 
 EXAMPLES = r"""
@@ -44,7 +51,7 @@ plan: "{{ edge_cache_models | lighttpd_tensorflow.serving.edge_cache_plan(served
 
 RETURN = r"""
 _value:
-  description: 'A list of C({name, routes, forms: [{kind, path, version, fetch, key, regex, label}]}), or a list of messages.'
+  description: 'A list of C({name, routes, forms: [{kind, path, version, fetch, key, regex, label, accept}]}), or a list of messages.'
   type: list
 """
 
@@ -52,10 +59,10 @@ from ansible_collections.lighttpd_tensorflow.serving.plugins.plugin_utils import
 from ansible_collections.lighttpd_tensorflow.serving.plugins.plugin_utils.filters import wrap
 
 
-def edge_cache_plan(cache_models, served, problems=False):
+def edge_cache_plan(cache_models, served, problems=False, moves=None):
     if problems:
         return prediction_cache.cache_problems(cache_models, served)
-    plan = prediction_cache.cache_plan(cache_models, served)
+    plan = prediction_cache.cache_plan(cache_models, served, moves)
     for model in plan:
         for form in model["forms"]:
             form["regex"] = prediction_cache.vcl_regex(form["path"], model["routes"])

@@ -87,14 +87,18 @@ def _pinned(model):
     return isinstance(policy, dict) and "specific" in policy
 
 
-def cache_plan(cache_models, served):
+def cache_plan(cache_models, served, moves=None):
     """Per cached model: its routes and how each URL form resolves to a version.
 
-    Returns [{name, routes, forms: [{kind, path, version, fetch, key[, label]}]}], where
+    Returns [{name, routes, forms: [{kind, path, version, fetch, key[, label, accept]}]}], where
     ``kind`` is model, label or version, ``path`` the URL path before ":VERB" (the model,
     /labels/L or /versions/V), ``version`` the version the inventory resolves it to, ``fetch``
     the explicit-version path a miss is fetched from and ``key`` the cache key's version part
     (name/version/fingerprint).
+    ``moves`` (deploy_models.yml, while the model servers move labels) is every model server's
+    tfserving_label_moves ({model: {label: {from, to}}}): a label form moving to its version
+    gets ``accept``, the versions a model server may still answer that label with while the
+    edge answers it with the new one (the version it moves from, and its own).
     A form whose version the inventory does not declare is left out: it is never cached. So is
     every form of a model without version_policy specific (cache_problems refuses it): under
     latest or all, TF Serving serves what is on disk, which may be a version the inventory
@@ -126,12 +130,27 @@ def cache_plan(cache_models, served):
             forms.append(form("model", "/v1/models/%s" % name, latest))
         for label, version in sorted((model.get("labels") or {}).items()):
             if _LABEL.match(str(label)) and int(version) in declared:
-                forms.append(form("label", "/v1/models/%s/labels/%s" % (name, label), int(version), label=str(label)))
+                extra = {}
+                accept = _moving_from(moves, name, str(label), int(version))
+                if accept:
+                    extra["accept"] = sorted(accept | {int(version)})
+                forms.append(form("label", "/v1/models/%s/labels/%s" % (name, label), int(version), label=str(label),
+                                  **extra))
         for version in served_versions:
             if version in declared:
                 forms.append(form("version", "/v1/models/%s/versions/%d" % (name, version), version))
         plan.append({"name": name, "routes": list(entry.get("routes", ["predict"])), "forms": forms})
     return plan
+
+
+def _moving_from(moves, name, label, version):
+    """The versions the model servers move LABEL of NAME away from, to VERSION."""
+    found = set()
+    for server in moves or []:
+        move = ((server or {}).get(name) or {}).get(label) or {}
+        if move.get("from") is not None and move.get("to") == version:
+            found.add(int(move["from"]))
+    return found
 
 
 def vcl_regex(path, routes):

@@ -486,6 +486,93 @@ def models_from_config(text):
     return models
 
 
+def _running_models(running_config):
+    """{name: model} of the models.config TF Serving runs now ('' or unparsable: none)."""
+    if not running_config:
+        return {}
+    try:
+        return {model["name"]: model for model in models_from_config(running_config)}
+    except (TuningError, ValueError, KeyError, IndexError):
+        return {}
+
+
+def label_moves(models, running_config):
+    """The labels this change moves: {model: {label: {"from": V or None, "to": V}}}.
+
+    ``running_config`` is the models.config TF Serving runs now ('' when there is none: nothing
+    moves, there is nothing to keep answering). A label moves when it is new or points at
+    another version than it does now.
+    """
+    running = _running_models(running_config)
+    if not running:
+        return {}
+    moves = {}
+    for model in normalize_models(models):
+        now = running.get(model["name"], {}).get("labels", {})
+        for label, version in model["labels"].items():
+            if now.get(label) != version:
+                moves.setdefault(model["name"], {})[label] = {"from": now.get(label), "to": version}
+    return moves
+
+
+def held_models(models, running_config):
+    """The models to load first, so that no label ever points at a version still loading.
+
+    TF Serving answers a label whose version is not AVAILABLE yet with 404 (or, without
+    --allow_version_labels_for_unavailable_models, refuses the whole config). So a change is
+    applied in two steps: first MODELS with every moving label (label_moves) kept where it points
+    now, its version kept loaded (added to a specific policy), and a new label left out; then,
+    once every version is AVAILABLE, MODELS as they are. Returns the canonical model list of the
+    first step (equal to normalize_models(MODELS) when no label moves).
+    Under latest or all, TF Serving loads what is on disk: a held version may be unloaded
+    meanwhile, so labels are held only under specific.
+    """
+    moves = label_moves(models, running_config)
+    held = []
+    for model in normalize_models(models):
+        moving = moves.get(model["name"], {})
+        policy = model["version_policy"]
+        labels = {}
+        keep = set()
+        for label, version in model["labels"].items():
+            if label not in moving:
+                labels[label] = version
+            elif moving[label]["from"] is not None and "specific" in policy:
+                labels[label] = moving[label]["from"]
+                keep.add(moving[label]["from"])
+            elif "specific" not in policy:
+                labels[label] = version
+        if keep:
+            policy = {"specific": sorted(set(policy["specific"]) | keep)}
+        held.append(dict(model, version_policy=policy, labels=labels))
+    return held
+
+
+def expected_versions(models, versions=()):
+    """{model: [versions]} each model must report AVAILABLE: its labelled and specific
+    versions, and under latest or all the newest of VERSIONS (the role's deployed versions,
+    dicts with name and version) for that model."""
+    out = {}
+    for model in normalize_models(models):
+        wanted = set(model["labels"].values())
+        policy = model["version_policy"]
+        if "specific" in policy:
+            wanted |= set(policy["specific"])
+        else:
+            declared = [_int("%s version" % model["name"], v["version"], minimum=1)
+                        for v in versions if v.get("name") == model["name"]]
+            if declared:
+                wanted.add(max(declared))
+        out[model["name"]] = sorted(wanted)
+    return out
+
+
+def expected_labels(models):
+    """[{model, label, version}]: the version each label of MODELS must answer with."""
+    return [{"model": model["name"], "label": label, "version": version}
+            for model in normalize_models(models) for label, version in sorted(model["labels"].items())]
+
+
 def tfserving_batching_config(params):
     """Render batching_parameters.txt (wrapper values) from tfserving_batching output."""
     if not isinstance(params, dict):

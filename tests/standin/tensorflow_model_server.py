@@ -20,6 +20,10 @@ What it does like the real server (TF Serving 2.20, model_servers/main.cc):
     --model_config_file_poll_wait_seconds (a bad new file is logged and the old one kept);
   * discovers numeric version directories every --file_system_poll_wait_seconds and
     honours the version policy (latest N / specific / all) and version labels;
+  * takes time to load a version after start (LOADING until the next file-system poll, at
+    least LOAD_SECONDS) and keeps the versions it unloads AVAILABLE until the new ones are
+    (the real server's availability-preserving policy): a label pointing at a version still
+    loading answers 404, as on the real server;
   * binds REST on all interfaces at --rest_api_port, TCP gRPC on all interfaces at --port
     (when not 0) and the gRPC Unix socket at --grpc_socket_path (it accepts connections
     there but does not speak gRPC);
@@ -44,6 +48,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LIBDIR = "/usr/lib/tensorflow-model-server-standin"
+# How long a version loads after the server started (a real SavedModel takes seconds).
+LOAD_SECONDS = 1.0
 sys.path.insert(0, LIBDIR)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import textproto  # noqa: E402  (shipped beside this file)
@@ -248,6 +254,7 @@ class Server(object):
         self.flags = flags
         self.models = {}
         self.state = {}  # name -> {version: (state, error)}
+        self.loading = {}  # (name, version) -> when its load started (time.monotonic())
         self.known_hashes = {}  # sha256 of saved_model.pb -> the model's offset (y = 0.5 x + offset)
         hashes_file = os.path.join(LIBDIR, "models.sha256")
         if os.path.exists(hashes_file):
@@ -278,9 +285,13 @@ class Server(object):
                     log("unloading model %s (no longer in the config)" % name)
                     del self.state[name]
 
-    def poll(self):
+    def poll(self, instant=False):
+        """Load and unload versions as the config and the disk say. INSTANT: load at once (at
+        start, before the REST port opens, as the real server does); else a new version is
+        LOADING for LOAD_SECONDS first."""
         with LOCK:
             models = dict(self.models)
+        now = time.monotonic()
         for name, model in models.items():
             base = model["base_path"]
             try:
@@ -303,16 +314,30 @@ class Server(object):
                     continue
                 path = os.path.join(base, dirs[version])
                 pb = os.path.join(path, "saved_model.pb")
-                if os.path.exists(pb):
-                    log("loaded servable version {name: %s version: %d}" % (name, version))
-                    states[version] = ("AVAILABLE", "")
-                else:
+                if not os.path.exists(pb):
                     states[version] = ("END", "Could not find SavedModel .pb or .pbtxt at supplied "
                                               "export directory path: %s" % path)
+                    continue
+                started = self.loading.setdefault((name, version), now)
+                if instant or now - started >= LOAD_SECONDS:
+                    log("loaded servable version {name: %s version: %d}" % (name, version))
+                    states[version] = ("AVAILABLE", "")
+                    self.loading.pop((name, version), None)
+                else:
+                    if not previous:
+                        log("loading servable version {name: %s version: %d}" % (name, version))
+                    states[version] = ("LOADING", "")
+            if any(state == "LOADING" for state, _ in states.values()):
+                # Availability preserving: what goes stays until what comes is AVAILABLE.
+                for version, previous in self.state.get(name, {}).items():
+                    if version not in states and previous[0] == "AVAILABLE":
+                        states[version] = previous
             if kind == "specific":
                 for version in value:
                     if version not in found:
                         states[version] = ("START", "")
+            for key in [key for key in self.loading if key[0] == name and key[1] not in states]:
+                del self.loading[key]
             with LOCK:
                 for version in self.state.get(name, {}):
                     if version not in states:
@@ -570,7 +595,7 @@ def main(argv):
     # Labels are applied after the first load, as a config reload does on the real server.
     labels = {name: model["labels"] for name, model in models.items()}
     server.configure({name: dict(model, labels={}) for name, model in models.items()})
-    server.poll()
+    server.poll(instant=True)
     try:
         server.configure({name: dict(model, labels=labels[name]) for name, model in models.items()})
     except ValueError as err:

@@ -161,11 +161,13 @@ def test_a_client_over_its_rate_gets_429_even_for_a_cached_answer():
     assert [(a["status"], a["cache"]) for a in ask([STABLE], [x], rounds=3)] == [(200, "HIT")] * 3
 
 
-def roll_out(m, old, new, args=(), settle=0.0):
+def roll_out(m, old, new, args=(), settle=0.0, ordered=False):
     """deploy_models.yml (with ARGS) with model m as M while clients loop over INPUTS: through
-    the edge (mon1) and straight at each model server (edge1). No answer of the old version
-    through the edge later than SETTLE s after the run ended. Returns the edge's answers and
-    when each model server's label moved."""
+    the edge (mon1) and straight at each model server (edge1). Every request answered, through
+    the edge and by each model server; no answer of the old version through the edge later than
+    SETTLE s after the run ended, and with ORDERED (every play ran) none once the first model
+    server answered the label with the new version. Returns the edge's answers and when each
+    model server's label moved."""
     stop = "/tmp/cache-rollout-stop"
     loops = [(CLIENT, "https://edge1", "/tmp/rollout-edge.jsonl")] + [
         (EDGE, "http://%s:8501" % name, "/tmp/rollout-%s.jsonl" % name) for name in ("tfs1", "tfs2")]
@@ -192,8 +194,11 @@ def roll_out(m, old, new, args=(), settle=0.0):
             time.sleep(0.5)
         answers[url] = [json.loads(line) for line in host(on).file(out).content_string.splitlines()]
     edge = answers["https://edge1"]
-    failed = [a for a in edge if a["status"] != 200]
-    assert not failed, failed[:5]
+    # TF Serving itself answered the label with 404 while the version it had just been moved to
+    # was loading (issue 29): the role wrote the version and the label in one models.config.
+    for url, got in answers.items():
+        failed = [a for a in got if a["status"] != 200]
+        assert not failed, (url, len(failed), failed[:3])
     # When each model server's label moved, and the last old answer through the edge.
     moved = {url: min(a["t"] for a in got if a["status"] == 200 and offset(a) == new)
              for url, got in answers.items() if url != "https://edge1"}
@@ -208,19 +213,23 @@ def roll_out(m, old, new, args=(), settle=0.0):
              last_old - min(moved.values()), last_old - max(moved.values()), done - last_old))
     assert after and not late, late[:3]
     assert all(offset(a) == new for a in after)
+    if ordered:
+        # The edges answer the label with the new version before any model server moves it.
+        assert last_old < min(moved.values()), "the old version through the edge %.1f s after the first model " \
+            "server moved the label" % (last_old - min(moved.values()))
     return edge, moved
 
 
 def test_a_roll_out_never_answers_from_the_old_version_once_done():
     m = dict(M, version_policy={"specific": [1, 2]}, labels={"stable": 2}, versions=[M_VERSION_1, M_VERSION_2])
-    roll_out(m, old=2, new=3)
+    roll_out(m, old=2, new=3, ordered=True)
     # The model alone resolves to the newest version, 2, as on TF Serving.
     assert {offset(a) for a in ask([UNLABELLED, STABLE], INPUTS[:3])} == {3}
 
 
 def test_moving_the_label_back_never_answers_from_version_2_once_done():
     m = dict(M, version_policy={"specific": [1, 2]}, labels={"stable": 1}, versions=[M_VERSION_1, M_VERSION_2])
-    roll_out(m, old=3, new=2)
+    roll_out(m, old=3, new=2, ordered=True)
     assert {offset(a) for a in ask([STABLE, VERSION_1], INPUTS[:3])} == {2}
 
 

@@ -9,7 +9,9 @@ resolves it to, and the model servers. Every --interval seconds this asks each m
 it resolves each form itself (GET /v1/models/M: the AVAILABLE versions, the highest answering
 the model alone; GET /v1/models/M/labels/L/metadata: the label's version) and writes the VCL
 that Varnish's edge_cache_resolve runs (its "include" file): a form is cached only while every model server
-that answers resolves it to the table's version. Any other form passes to TF Serving uncached,
+that answers resolves it to the table's version (or, for a label deploy_models.yml is moving to that
+version, still answers the version it moves from while it has the new one loaded: the edges answer
+with the new version before any model server moves the label). Any other form passes to TF Serving uncached,
 so the cache never gives an answer of a version the model servers have moved away from, however
 they got there (a run with --tags or --limit that skipped the edges, a batch that failed, a
 change by hand): at most --interval seconds and a VCL switch after the first server moved.
@@ -102,8 +104,22 @@ def resolves_to(form, model_view):
     return form["version"] if form["version"] in available else None
 
 
+def agrees(form, model_view):
+    """Whether the edge may answer FORM with the table's version, as this model server stands.
+
+    It must answer FORM with that version too; or, for a label the model servers are moving to
+    it (deploy_models.yml: the table's "accept"), still answer with a version it moves from while
+    it has the table's version loaded, so every miss can be fetched from it."""
+    version = form["version"]
+    if resolves_to(form, model_view) == version:
+        return True
+    accept = form.get("accept") or []
+    return (form["kind"] == "label" and model_view is not None and version in model_view["available"]
+            and model_view["labels"].get(form["label"]) in accept)
+
+
 def cached_forms(models, views):
-    """The forms to cache: those every answering server resolves to the table's version.
+    """The forms to cache: those every answering server agrees with (agrees()).
 
     MODELS is the table's models; VIEWS one server_view per model server (None: no answer).
     """
@@ -111,7 +127,7 @@ def cached_forms(models, views):
     kept = []
     for model in models:
         for form in model["forms"]:
-            if answering and all(resolves_to(form, view.get(model["name"])) == form["version"] for view in answering):
+            if answering and all(agrees(form, view.get(model["name"])) for view in answering):
                 kept.append(form)
     return kept
 

@@ -65,6 +65,41 @@ def test_a_form_is_cached_exactly_while_every_answering_server_answers_it_with_i
         assert (f in kept) == agrees, (f, servers)
 
 
+moving = st.builds(lambda v, lab, acc: dict(form("label", v, lab), accept=sorted(set(acc) | {v})),
+                   versions, labels, st.lists(versions, max_size=2))
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(moving, min_size=1, max_size=4), st.lists(views, max_size=4))
+def test_a_moving_label_is_answered_with_its_new_version_only_while_every_server_has_it_loaded(table, servers):
+    """deploy_models.yml's middle edges' play (issue 29, point 3): a label the model servers move
+    is cached with its new version while each answering server has that version AVAILABLE and
+    answers the label with a version of "accept" (the one it moves from, or the new one); a
+    server that answers it with any other version (a later roll-out the edges missed) or lacks
+    the new version makes it pass."""
+    kept = checker.cached_forms([{"name": "m", "forms": table}], [None if v is None else {"m": v} for v in servers])
+    answering = [v for v in servers if v is not None]
+    for f in table:
+        agrees = bool(answering) and all(
+            f["version"] in v["available"] and v["labels"].get(f["label"]) in f["accept"] for v in answering)
+        assert (f in kept) == agrees, (f, servers)
+
+
+def test_the_label_of_the_cluster_roll_out_switches_before_any_server_moves_it():
+    stable = dict(form("label", 2, "stable"), accept=[1, 2])
+    loaded_not_moved = {"m": {"available": [1, 2], "labels": {"stable": 1}}}
+    moved = {"m": {"available": [1, 2], "labels": {"stable": 2}}}
+    loading = {"m": {"available": [1], "labels": {"stable": 1}}}
+    moved_on = {"m": {"available": [1, 2, 3], "labels": {"stable": 3}}}
+    table = [{"name": "m", "forms": [stable]}]
+    assert checker.cached_forms(table, [loaded_not_moved, loaded_not_moved]) == [stable]
+    assert checker.cached_forms(table, [moved, loaded_not_moved]) == [stable]
+    assert checker.cached_forms(table, [moved, loading]) == []
+    assert checker.cached_forms(table, [moved, moved_on]) == []
+    # Without accept (every other play), the table's version only.
+    assert checker.cached_forms([{"name": "m", "forms": [form("label", 2, "stable")]}], [moved, loaded_not_moved]) == []
+
+
 def test_a_server_without_the_model_makes_every_form_pass():
     table = [form("model", 2), form("version", 1)]
     both = {"m": {"available": [1, 2], "labels": {}}}

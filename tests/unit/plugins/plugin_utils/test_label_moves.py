@@ -1,0 +1,95 @@
+"""A label moves only once its version is loaded (issue 29, point 3).
+
+The tfserving role wrote a new version and the label pointing at it in one models.config; TF
+Serving answered the label with 404 until that version had loaded (a cluster run saw one such
+404 through the edge during a roll-out). Now it loads first what tfserving_held_models returns:
+the new versions, every label where TF Serving points it now. The properties below hold that
+step against generated changes: no label answers differently during it, each held label's
+version stays loaded, and every version the change's labels move to loads in it."""
+from hypothesis import given, settings, strategies as st
+
+from ansible_collections.lighttpd_tensorflow.serving.plugins.plugin_utils import tuning
+
+
+def model(name, specific, labels):
+    return {"name": name, "base_path": "/srv/models/%s" % name, "version_policy": {"specific": specific}, "labels": labels}
+
+
+def running(*models):
+    return tuning.tfserving_models_config(list(models))
+
+
+def test_the_roll_out_that_answered_404_holds_the_label_until_version_2_is_loaded():
+    now = running(model("m", [1], {"stable": 1}))
+    change = [model("m", [1, 2], {"stable": 2})]
+    assert tuning.label_moves(change, now) == {"m": {"stable": {"from": 1, "to": 2}}}
+    held = tuning.held_models(change, now)
+    assert held[0]["labels"] == {"stable": 1} and held[0]["version_policy"] == {"specific": [1, 2]}
+
+
+def test_a_held_version_the_change_drops_stays_loaded_until_the_label_moves():
+    now = running(model("m", [1], {"stable": 1, "canary": 1}))
+    held = tuning.held_models([model("m", [2], {"stable": 2, "canary": 1, "next": 2})], now)
+    # canary does not move; next is new: it appears with the move.
+    assert held[0]["labels"] == {"stable": 1, "canary": 1}
+    assert held[0]["version_policy"] == {"specific": [1, 2]}
+
+
+def test_nothing_is_held_without_a_running_config_or_a_move():
+    change = [model("m", [1, 2], {"stable": 2})]
+    assert tuning.label_moves(change, "") == {}
+    assert tuning.held_models(change, "") == tuning.normalize_models(change)
+    assert tuning.held_models(change, running(*change)) == tuning.normalize_models(change)
+    assert tuning.held_models(change, "not a config {") == tuning.normalize_models(change)
+
+
+def test_labels_under_latest_are_not_held():
+    change = [{"name": "m", "base_path": "/srv/models/m", "version_policy": {"latest": 2}, "labels": {"stable": 3}}]
+    now = running({"name": "m", "base_path": "/srv/models/m", "version_policy": {"latest": 2}, "labels": {"stable": 2}})
+    assert tuning.held_models(change, now) == tuning.normalize_models(change)
+
+
+def test_expected_versions_and_labels():
+    models = [model("m", [1, 2], {"stable": 2}),
+              {"name": "h", "base_path": "/srv/models/h", "version_policy": {"latest": 1}, "labels": {}}]
+    versions = [{"name": "h", "version": 123}, {"name": "h", "version": 124}, {"name": "m", "version": 2}]
+    assert tuning.expected_versions(models, versions) == {"m": [1, 2], "h": [124]}
+    assert tuning.expected_labels(models) == [{"model": "m", "label": "stable", "version": 2}]
+
+
+VERSIONS = st.lists(st.integers(1, 6), min_size=1, max_size=4, unique=True)
+
+
+@st.composite
+def state(draw):
+    """A model's state: specific versions and labels pointing into them."""
+    versions = sorted(draw(VERSIONS))
+    labels = draw(st.dictionaries(st.sampled_from(["stable", "canary", "next"]), st.sampled_from(versions), max_size=3))
+    return versions, labels
+
+
+@settings(max_examples=400, deadline=None)
+@given(before=st.dictionaries(st.sampled_from(["m", "n"]), state(), min_size=1),
+       after=st.dictionaries(st.sampled_from(["m", "n"]), state(), min_size=1))
+def test_the_first_step_never_moves_a_label_and_loads_every_new_target(before, after):
+    now = running(*[model(name, v, labels) for name, (v, labels) in sorted(before.items())])
+    change = [model(name, v, labels) for name, (v, labels) in sorted(after.items())]
+    held = {m["name"]: m for m in tuning.held_models(change, now)}
+    final = {m["name"]: m for m in tuning.normalize_models(change)}
+    moves = tuning.label_moves(change, now)
+    assert set(held) == set(final)
+    for name, m in held.items():
+        loaded = set(m["version_policy"]["specific"])
+        was = before.get(name, ([], {}))[1]
+        for label, version in m["labels"].items():
+            # No label answers differently while the new versions load ...
+            assert was.get(label) == version
+            # ... and its version stays loaded meanwhile.
+            assert version in loaded
+        # Every version the final config's labels and policy name loads in the first step.
+        assert loaded >= set(final[name]["version_policy"]["specific"]) | set(final[name]["labels"].values())
+        # Labels that do not move are already as the final config has them.
+        for label, version in final[name]["labels"].items():
+            if label not in moves.get(name, {}):
+                assert m["labels"].get(label) == version
+    assert (moves == {}) == (tuning.held_models(change, now) == tuning.normalize_models(change))
