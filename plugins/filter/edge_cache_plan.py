@@ -43,6 +43,10 @@ options:
       edge answers it with the new one.
     type: list
     default: []
+  until:
+    description: Seconds since the epoch after which the edge's checker ignores C(accept) (a roll-out stopped half-way).
+    type: int
+    default: 0
 """
 
 EXAMPLES = r"""
@@ -51,7 +55,7 @@ plan: "{{ edge_cache_models | lighttpd_tensorflow.serving.edge_cache_plan(served
 
 RETURN = r"""
 _value:
-  description: 'A list of C({name, routes, forms: [{kind, path, version, fetch, key, regex, label, accept}]}), or a list of messages.'
+  description: 'A list of C({name, routes, forms: [{kind, path, version, fetch, key, regex, label, accept, accept_until}]}), or a list of messages.'
   type: list
 """
 
@@ -59,10 +63,10 @@ from ansible_collections.lighttpd_tensorflow.serving.plugins.plugin_utils import
 from ansible_collections.lighttpd_tensorflow.serving.plugins.plugin_utils.filters import wrap
 
 
-def edge_cache_plan(cache_models, served, problems=False, moves=None):
+def edge_cache_plan(cache_models, served, problems=False, moves=None, until=0):
     if problems:
         return prediction_cache.cache_problems(cache_models, served)
-    plan = prediction_cache.cache_plan(cache_models, served, moves)
+    plan = prediction_cache.cache_plan(cache_models, served, moves, until)
     for model in plan:
         for form in model["forms"]:
             form["regex"] = prediction_cache.vcl_regex(form["path"], model["routes"])

@@ -30,6 +30,13 @@ options:
     description: The models.config text TF Serving runs now (empty when there is none; then nothing is held).
     type: str
     required: true
+  answers:
+    description: >-
+      The tfserving role's questions to TF Serving (C(ansible.builtin.uri) results whose C(item) is a
+      C(tfserving_label_moves) entry). A label is held only if TF Serving answers it now with the version it moves
+      from; a label already broken moves at once.
+    type: list
+    elements: dict
 """
 
 EXAMPLES = r"""

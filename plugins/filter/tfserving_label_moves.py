@@ -13,8 +13,9 @@ version_added: 0.5.0
 author: lighttpd_tensorflow.serving maintainers
 description:
 - >-
-  Compares the models with the models.config TF Serving runs now and returns, per model, each label that is
-  new or points at another version, with its version now (C(from), null for a new label) and after the change (C(to)).
+  Compares the models with the models.config TF Serving runs now and returns each label that is new or points at
+  another version: its C(model), C(label), its version now (C(from), null for a new label) and after the change
+  (C(to)).
 - >-
   Empty when there is no running config. The edges' prediction cache uses it to answer a moving label with its new version
   while the model servers move it (docs/cache.md).
@@ -36,8 +37,8 @@ moves: "{{ models | lighttpd_tensorflow.serving.tfserving_label_moves(running_co
 
 RETURN = r"""
 _value:
-  description: 'C({model: {label: {from: V, to: V}}}).'
-  type: dict
+  description: 'C([{model, label, from, to}]).'
+  type: list
 """
 
 from ansible_collections.lighttpd_tensorflow.serving.plugins.plugin_utils import tuning

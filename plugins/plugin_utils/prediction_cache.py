@@ -87,7 +87,7 @@ def _pinned(model):
     return isinstance(policy, dict) and "specific" in policy
 
 
-def cache_plan(cache_models, served, moves=None):
+def cache_plan(cache_models, served, moves=None, until=0):
     """Per cached model: its routes and how each URL form resolves to a version.
 
     Returns [{name, routes, forms: [{kind, path, version, fetch, key[, label, accept]}]}], where
@@ -96,9 +96,10 @@ def cache_plan(cache_models, served, moves=None):
     the explicit-version path a miss is fetched from and ``key`` the cache key's version part
     (name/version/fingerprint).
     ``moves`` (deploy_models.yml, while the model servers move labels) is every model server's
-    tfserving_label_moves ({model: {label: {from, to}}}): a label form moving to its version
-    gets ``accept``, the versions a model server may still answer that label with while the
-    edge answers it with the new one (the version it moves from, and its own).
+    tfserving_label_moves ([{model, label, from, to}]): a label form moving to its version gets
+    ``accept``, the versions a model server may still answer that label with while the edge
+    answers it with the new one (the version it moves from, and its own), and ``accept_until``
+    (``until``, seconds since the epoch), after which the checker ignores ``accept``.
     A form whose version the inventory does not declare is left out: it is never cached. So is
     every form of a model without version_policy specific (cache_problems refuses it): under
     latest or all, TF Serving serves what is on disk, which may be a version the inventory
@@ -134,6 +135,7 @@ def cache_plan(cache_models, served, moves=None):
                 accept = _moving_from(moves, name, str(label), int(version))
                 if accept:
                     extra["accept"] = sorted(accept | {int(version)})
+                    extra["accept_until"] = int(until)
                 forms.append(form("label", "/v1/models/%s/labels/%s" % (name, label), int(version), label=str(label),
                                   **extra))
         for version in served_versions:
@@ -147,9 +149,10 @@ def _moving_from(moves, name, label, version):
     """The versions the model servers move LABEL of NAME away from, to VERSION."""
     found = set()
     for server in moves or []:
-        move = ((server or {}).get(name) or {}).get(label) or {}
-        if move.get("from") is not None and move.get("to") == version:
-            found.add(int(move["from"]))
+        for move in server or []:
+            if (isinstance(move, dict) and move.get("model") == name and move.get("label") == label
+                    and move.get("to") == version and move.get("from") is not None):
+                found.add(int(move["from"]))
     return found
 
 

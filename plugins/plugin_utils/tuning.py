@@ -497,7 +497,7 @@ def _running_models(running_config):
 
 
 def label_moves(models, running_config):
-    """The labels this change moves: {model: {label: {"from": V or None, "to": V}}}.
+    """The labels this change moves: [{model, label, from, to}], ``from`` None for a new label.
 
     ``running_config`` is the models.config TF Serving runs now ('' when there is none: nothing
     moves, there is nothing to keep answering). A label moves when it is new or points at
@@ -505,17 +505,31 @@ def label_moves(models, running_config):
     """
     running = _running_models(running_config)
     if not running:
-        return {}
-    moves = {}
+        return []
+    moves = []
     for model in normalize_models(models):
         now = running.get(model["name"], {}).get("labels", {})
         for label, version in model["labels"].items():
             if now.get(label) != version:
-                moves.setdefault(model["name"], {})[label] = {"from": now.get(label), "to": version}
+                moves.append({"model": model["name"], "label": label, "from": now.get(label), "to": version})
     return moves
 
 
-def held_models(models, running_config):
+def _answers(results):
+    """{(model, label): version} from the tfserving role's label questions (uri results whose
+    item is a label_moves entry); a label that did not answer 200 with a version is left out."""
+    found = {}
+    for result in results or []:
+        item = result.get("item") or {}
+        try:
+            if result.get("status") == 200:
+                found[(item["model"], item["label"])] = int(result["json"]["model_spec"]["version"])
+        except (KeyError, TypeError, ValueError):
+            continue
+    return found
+
+
+def held_models(models, running_config, answers=None):
     """The models to load first, so that no label ever points at a version still loading.
 
     TF Serving answers a label whose version is not AVAILABLE yet with 404 (or, without
@@ -524,24 +538,29 @@ def held_models(models, running_config):
     now, its version kept loaded (added to a specific policy), and a new label left out; then,
     once every version is AVAILABLE, MODELS as they are. Returns the canonical model list of the
     first step (equal to normalize_models(MODELS) when no label moves).
+    ANSWERS (the tfserving role's questions to TF Serving, uri results) holds a label only if TF
+    Serving answers it with the version it moves from now: a label already broken (its version
+    failed or is gone) moves at once rather than being held at a version that never answers.
     Under latest or all, TF Serving loads what is on disk: a held version may be unloaded
     meanwhile, so labels are held only under specific.
     """
-    moves = label_moves(models, running_config)
+    answering = _answers(answers) if answers is not None else None
+    moves = {(m["model"], m["label"]): m for m in label_moves(models, running_config)}
     held = []
     for model in normalize_models(models):
-        moving = moves.get(model["name"], {})
         policy = model["version_policy"]
         labels = {}
         keep = set()
         for label, version in model["labels"].items():
-            if label not in moving:
+            move = moves.get((model["name"], label))
+            if move is None or "specific" not in policy:
                 labels[label] = version
-            elif moving[label]["from"] is not None and "specific" in policy:
-                labels[label] = moving[label]["from"]
-                keep.add(moving[label]["from"])
-            elif "specific" not in policy:
-                labels[label] = version
+            elif move["from"] is not None and (answering is None
+                                               or answering.get((model["name"], label)) == move["from"]):
+                labels[label] = move["from"]
+                keep.add(move["from"])
+            elif move["from"] is not None:
+                labels[label] = version  # broken now: nothing to keep answering
         if keep:
             policy = {"specific": sorted(set(policy["specific"]) | keep)}
         held.append(dict(model, version_policy=policy, labels=labels))

@@ -104,21 +104,23 @@ def resolves_to(form, model_view):
     return form["version"] if form["version"] in available else None
 
 
-def agrees(form, model_view):
+def agrees(form, model_view, now=None):
     """Whether the edge may answer FORM with the table's version, as this model server stands.
 
     It must answer FORM with that version too; or, for a label the model servers are moving to
-    it (deploy_models.yml: the table's "accept"), still answer with a version it moves from while
-    it has the table's version loaded, so every miss can be fetched from it."""
+    it (deploy_models.yml: the table's "accept", until "accept_until"), still answer with a
+    version it moves from while it has the table's version loaded, so every miss can be fetched
+    from it. Past accept_until (a roll-out stopped half-way) only the table's version counts."""
     version = form["version"]
     if resolves_to(form, model_view) == version:
         return True
-    accept = form.get("accept") or []
+    moving = (time.time() if now is None else now) < form.get("accept_until", 0)
+    accept = (form.get("accept") or []) if moving else []
     return (form["kind"] == "label" and model_view is not None and version in model_view["available"]
             and model_view["labels"].get(form["label"]) in accept)
 
 
-def cached_forms(models, views):
+def cached_forms(models, views, now=None):
     """The forms to cache: those every answering server agrees with (agrees()).
 
     MODELS is the table's models; VIEWS one server_view per model server (None: no answer).
@@ -127,7 +129,7 @@ def cached_forms(models, views):
     kept = []
     for model in models:
         for form in model["forms"]:
-            if answering and all(agrees(form, view.get(model["name"])) for view in answering):
+            if answering and all(agrees(form, view.get(model["name"]), now) for view in answering):
                 kept.append(form)
     return kept
 

@@ -22,7 +22,7 @@ def running(*models):
 def test_the_roll_out_that_answered_404_holds_the_label_until_version_2_is_loaded():
     now = running(model("m", [1], {"stable": 1}))
     change = [model("m", [1, 2], {"stable": 2})]
-    assert tuning.label_moves(change, now) == {"m": {"stable": {"from": 1, "to": 2}}}
+    assert tuning.label_moves(change, now) == [{"model": "m", "label": "stable", "from": 1, "to": 2}]
     held = tuning.held_models(change, now)
     assert held[0]["labels"] == {"stable": 1} and held[0]["version_policy"] == {"specific": [1, 2]}
 
@@ -37,10 +37,27 @@ def test_a_held_version_the_change_drops_stays_loaded_until_the_label_moves():
 
 def test_nothing_is_held_without_a_running_config_or_a_move():
     change = [model("m", [1, 2], {"stable": 2})]
-    assert tuning.label_moves(change, "") == {}
+    assert tuning.label_moves(change, "") == []
     assert tuning.held_models(change, "") == tuning.normalize_models(change)
     assert tuning.held_models(change, running(*change)) == tuning.normalize_models(change)
     assert tuning.held_models(change, "not a config {") == tuning.normalize_models(change)
+
+
+def answer(label, version, status=200):
+    return {"item": {"model": "m", "label": label}, "status": status,
+            "json": {"model_spec": {"name": "m", "version": str(version)}}}
+
+
+def test_a_label_that_does_not_answer_its_version_now_moves_at_once():
+    """Held at a version that never answers, the wait would fail on every run and the label
+    could never be moved (a failed load, a version removed by hand)."""
+    now = running(model("m", [1], {"stable": 1, "canary": 1}))
+    change = [model("m", [1, 2], {"stable": 2, "canary": 2})]
+    held = tuning.held_models(change, now, answers=[answer("stable", 1), answer("canary", 1, status=404)])
+    assert held[0]["labels"] == {"stable": 1, "canary": 2}
+    # A server that did not answer at all (uri failed: no status 200) holds nothing.
+    nothing = tuning.held_models(change, now, answers=[{"item": {"model": "m", "label": "stable"}, "msg": "refused"}])
+    assert nothing[0]["labels"] == {"stable": 2, "canary": 2}
 
 
 def test_labels_under_latest_are_not_held():
@@ -76,7 +93,9 @@ def test_the_first_step_never_moves_a_label_and_loads_every_new_target(before, a
     change = [model(name, v, labels) for name, (v, labels) in sorted(after.items())]
     held = {m["name"]: m for m in tuning.held_models(change, now)}
     final = {m["name"]: m for m in tuning.normalize_models(change)}
-    moves = tuning.label_moves(change, now)
+    moves = {}
+    for move in tuning.label_moves(change, now):
+        moves.setdefault(move["model"], {})[move["label"]] = move
     assert set(held) == set(final)
     for name, m in held.items():
         loaded = set(m["version_policy"]["specific"])
@@ -93,3 +112,8 @@ def test_the_first_step_never_moves_a_label_and_loads_every_new_target(before, a
             if label not in moves.get(name, {}):
                 assert m["labels"].get(label) == version
     assert (moves == {}) == (tuning.held_models(change, now) == tuning.normalize_models(change))
+    # With TF Serving answering each moving label with its version now, the same first step.
+    answers = [answer(label, move["from"]) for name, labels in moves.items() for label, move in labels.items()
+               if name == "m" and move["from"] is not None]
+    if all(name == "m" for name in moves):
+        assert tuning.held_models(change, now, answers=answers) == tuning.held_models(change, now)

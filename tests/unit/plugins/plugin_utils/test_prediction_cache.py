@@ -99,10 +99,12 @@ def test_route_regex_takes_every_form_of_the_cached_routes_and_nothing_else():
 def test_a_label_the_model_servers_move_accepts_the_version_it_moves_from():
     served = [[{"name": "m", "version_policy": {"specific": [1, 2]}, "labels": {"stable": 2, "canary": 1},
                 "versions": [{"version": 1, "src": "a"}, {"version": 2, "src": "b"}]}]] * 2
-    moves = [{"m": {"stable": {"from": 1, "to": 2}}}, {"m": {"stable": {"from": 1, "to": 2}, "canary": {"from": None, "to": 1}}},
-             {}, {"other": {"stable": {"from": 5, "to": 2}}}]
-    plan = pc.cache_plan([{"model": "m"}], served, moves)
+    moves = [[{"model": "m", "label": "stable", "from": 1, "to": 2}],
+             [{"model": "m", "label": "stable", "from": 1, "to": 2}, {"model": "m", "label": "canary", "from": None, "to": 1}],
+             [], [{"model": "other", "label": "stable", "from": 5, "to": 2}]]
+    plan = pc.cache_plan([{"model": "m"}], served, moves, until=1800000000)
     labels = {f["label"]: f for f in plan[0]["forms"] if f["kind"] == "label"}
     assert labels["stable"]["accept"] == [1, 2] and labels["stable"]["version"] == 2
+    assert labels["stable"]["accept_until"] == 1800000000
     assert "accept" not in labels["canary"]
     assert all("accept" not in f for f in pc.cache_plan([{"model": "m"}], served)[0]["forms"])
