@@ -443,3 +443,64 @@ def test_a_model_server_that_was_reached_but_is_silent_is_not_asked_again_elsewh
     assert failed[0]["seconds"] < 35, "the cache answered after lighttpd's read timeout: %s" % failed
     # The two answered misses, and nothing more: the silent server's request was not re-sent.
     assert served(servers=others) - before == 2
+
+
+def cache_alert_firing():
+    out = host(CLIENT).check_output("curl -sf http://127.0.0.1:9090/api/v1/alerts")
+    return any(a["labels"]["alertname"] == "LighttpdEdgeCacheDown" and a["state"] == "firing"
+               for a in json.loads(out)["data"]["alerts"])
+
+
+def test_the_cached_models_are_answered_while_the_cache_is_down():
+    # With varnishd killed, every request of a cached model got lighttpd's 503 HTML until Varnish
+    # was back, and a unit change (a restart) dropped requests the same way (issue 29). Now the
+    # edge sends them straight to the model servers while the cache's unit shows it down. Under a
+    # client loop through the edge: varnishd killed (systemd starts it again), then stopped on
+    # purpose long enough for LighttpdEdgeCacheDown to fire on mon1, then started.
+    stop, out = "/tmp/cache-down-stop", "/tmp/cache-down.jsonl"
+    install_client(CLIENT)
+    host(CLIENT).run("rm -f %s %s" % (stop, out))
+    host(CLIENT).check_output(
+        "systemd-run --unit=cache-down-loop --collect python3 /tmp/cache_client.py --url https://edge1 --path %s "
+        "--inputs %s --until %s --max-seconds 300 --pause 0.01 --out %s"
+        % (STABLE, ",".join(str(x) for x in INPUTS), stop, out))
+    time.sleep(3)
+    pid = host(EDGE).check_output("systemctl show -p MainPID --value lighttpd-edge-cache")
+    host(EDGE).check_output("systemctl kill -s KILL lighttpd-edge-cache")
+    killed = time.time()
+    for _ in range(60):
+        if host(EDGE).file("/run/lighttpd-edge-cache/up").exists:
+            break
+        time.sleep(0.5)
+    back = time.time() - killed
+    assert host(EDGE).check_output("systemctl show -p MainPID --value lighttpd-edge-cache") not in ("0", pid)
+    time.sleep(3)
+    host(EDGE).check_output("systemctl stop lighttpd-edge-cache")
+    stopped = time.time()
+    try:
+        for _ in range(60):
+            if cache_alert_firing():
+                break
+            time.sleep(1)
+        alert_after = time.time() - stopped
+        assert cache_alert_firing(), "LighttpdEdgeCacheDown did not fire within 60 s of the stop"
+    finally:
+        host(EDGE).check_output("systemctl start lighttpd-edge-cache")
+    started = time.time()
+    time.sleep(3)
+    host(CLIENT).check_output("touch %s" % stop)
+    for _ in range(120):
+        if host(CLIENT).file(out).exists:
+            break
+        time.sleep(0.5)
+    answers = [json.loads(line) for line in host(CLIENT).file(out).content_string.splitlines()]
+    failed = [a for a in answers if a["status"] != 200]
+    direct = [a for a in answers if a["cache"] is None]
+    print("cache killed (back after %.1f s), then stopped %.1f s (alert firing after %.1f s): %d answers through "
+          "the edge, %d failed, %d straight from the model servers, %d from the cache after the start"
+          % (back, started - stopped, alert_after, len(answers), len(failed), len(direct),
+             len([a for a in answers if a["t"] > started and a["cache"] == "HIT"])))
+    assert not failed, failed[:3]
+    assert [a for a in direct if killed <= a["t"] <= started], "no answer came straight from the model servers"
+    assert [a for a in answers if a["t"] > started + 1 and a["cache"] == "HIT"], "the cache did not take over again"
+    assert all(offset(a) == offset(answers[0]) for a in answers)
