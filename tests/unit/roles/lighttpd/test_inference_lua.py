@@ -62,3 +62,23 @@ def test_failed_keys_use_up_a_budget(run):
     out = run()
     assert out["wrong401"] == "10" and out["wrong429"] == "10"
     assert out["right_same"] == "429" and out["right_other"] == "0"
+
+
+def test_the_cache_takes_requests_only_while_its_up_file_exists(run, tmp_path):
+    # edge.conf routes the cached models to the prediction cache only when the query string
+    # lighttpd's conditions see is the mark: set while the cache's unit shows it up, cleared
+    # otherwise (a client sending the mark itself is then sent straight to the model servers).
+    up = tmp_path / "up"
+    os.environ["CACHE_UP_FILE"] = str(up)
+    try:
+        out = run(__lighttpd_cache_enabled=True, __common_cache_up_file=str(up), __lighttpd_cache_mark="lts-edge-cache")
+    finally:
+        del os.environ["CACHE_UP_FILE"]
+    assert out["cache_up"] == "[lts-edge-cache]" and out["cache_down"] == "[]", out
+    # Without a cache the script leaves the query string alone.
+    os.environ["CACHE_UP_FILE"] = str(up)
+    try:
+        out = run()
+    finally:
+        del os.environ["CACHE_UP_FILE"]
+    assert out["cache_up"] == "[lts-edge-cache]" and out["cache_down"] == "[lts-edge-cache]", out

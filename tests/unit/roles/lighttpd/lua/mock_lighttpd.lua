@@ -7,9 +7,9 @@ local clock = 1000000
 os.time = function() return math.floor(clock) end
 local held = {}   -- request environments lighttpd still holds (admitted, no response yet)
 
-local function request(ip, env, headers)
+local function request(ip, env, headers, query)
   lighty = {
-    r = {req_env = env, req_attr = {["request.remote-addr"] = ip}, req_header = headers or {},
+    r = {req_env = env, req_attr = {["request.remote-addr"] = ip, ["uri.query"] = query}, req_header = headers or {},
          resp_header = {}, resp_body = {set = function() end}, req_body = {len = 0, bytes_in = 0}},
     c = {md = function(_, data) return data == "right-key" and "DIGEST" or "OTHER" end},
     server = {irequests = function()
@@ -61,3 +61,17 @@ end
 print(string.format("wrong401=%d wrong429=%d right_same=%d right_other=%d", wrong[401] or 0, wrong[429] or 0,
                     request("10.2.2.2", {}, {["X-API-Key"] = "right-key"}),
                     request("10.3.3.3", {}, {["X-API-Key"] = "right-key"})))
+
+-- The prediction cache's mark (edge.conf: the cached route's condition on the query string):
+-- set while the cache's up file (CACHE_UP_FILE) exists, cleared otherwise, whatever the client sent.
+local up_file = os.getenv("CACHE_UP_FILE")
+if up_file then
+  local marks = {}
+  for _, state in ipairs({"up", "down"}) do
+    if state == "up" then assert(io.open(up_file, "w")):close() else os.remove(up_file) end
+    clock = clock + 120
+    request("10.9.9.9", {}, {}, "lts-edge-cache")  -- the client's own query string
+    marks[#marks + 1] = string.format("cache_%s=[%s]", state, lighty.r.req_attr["uri.query"])
+  end
+  print(table.concat(marks, " "))
+end
