@@ -90,10 +90,14 @@ lint: dev ## ansible-lint (production profile), yamllint, ansible-test sanity, t
 	tests/sanity/run.sh
 	tests/compat/package.sh
 
-unit: dev promtool ## unit tests: filters, the edge's Lua script and exporter, the Prometheus rules (promtool)
-	@dpkg-query -W lua5.4 lua-luaossl lua-cjson >/dev/null 2>&1 \
-	  || apt-get install -y --no-install-recommends lua5.4 lua-luaossl lua-cjson \
-	  || { apt-get update && apt-get install -y --no-install-recommends lua5.4 lua-luaossl lua-cjson; }
+# Debian's varnish runs the prediction cache's VCL in a unit test; on a host booted with systemd its
+# own varnish.service (every address, port 6081) is masked first, as the edge_cache role does.
+UNIT_PACKAGES := lua5.4 lua-luaossl lua-cjson varnish varnish-modules
+unit: dev promtool ## unit tests: filters, the edge's Lua script and exporter, the cache's VCL, the Prometheus rules (promtool)
+	@dpkg-query -W $(UNIT_PACKAGES) >/dev/null 2>&1 || { \
+	  if [ -d /run/systemd/system ]; then systemctl mask varnish.service varnishncsa.service; fi; \
+	  apt-get install -y --no-install-recommends $(UNIT_PACKAGES) \
+	  || { apt-get update && apt-get install -y --no-install-recommends $(UNIT_PACKAGES); }; }
 	PROMTOOL=$(PROMTOOL) python -m pytest -q tests/unit
 
 molecule: dev scanner images standin oidc-provider ## every scenario (SCENARIOS), or one: make molecule SCENARIO=NAME

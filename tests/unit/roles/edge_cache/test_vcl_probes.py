@@ -1,0 +1,129 @@
+"""The prediction cache's VCL (roles/edge_cache/templates/edge-cache.vcl.j2) run by a real
+varnishd (Debian's varnish, which `make unit` installs) in front of two model servers on
+loopback: each cached model has its own director and health probe, so a model server that no
+longer serves one model is left out for that model only (issue 29: the probe asked for the
+first cached model alone, and a server that had lost another model kept getting its misses)."""
+import http.client
+import http.server
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import threading
+import time
+
+import jinja2
+import pytest
+
+# Independent of ansible-core: `make unit` runs it; `make compat` leaves it out of its per-core runs.
+pytestmark = pytest.mark.core_independent
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
+TEMPLATE = os.path.join(ROOT, "roles", "edge_cache", "templates", "edge-cache.vcl.j2")
+VARNISHD = shutil.which("varnishd") or "/usr/sbin/varnishd"
+
+
+def model_server(address, models):
+    """A model server on ADDRESS answering the status of MODELS (others: 404) and every predict
+    with its own address."""
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def answer(self, status, body):
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self):
+            name = self.path.rsplit("/", 1)[-1]
+            if name in models:
+                self.answer(200, {"model_version_status": [{"version": "1", "state": "AVAILABLE"}]})
+            else:
+                self.answer(404, {"error": "Servable not found for request: Latest(%s)" % name})
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.answer(200, {"predictions": [1.0], "server": address})
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer((address, 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def cache(tmp_path):
+    if not os.path.exists(VARNISHD):
+        pytest.fail("varnishd is missing: `make unit` installs it (apt-get install varnish varnish-modules)")
+    # tfs1 lost model a (its status answers 404); tfs2 serves both.
+    servers = [model_server("127.0.0.2", {"b"}), model_server("127.0.0.3", {"a", "b"})]
+    env = jinja2.Environment(trim_blocks=True, keep_trailing_newline=True)
+    env.filters["regex_escape"] = re.escape
+    resolve = tmp_path / "resolve.vcl"
+    resolve.write_text("sub edge_cache_resolve {\n}\n")  # every form passes uncached: the director still picks
+    vcl = tmp_path / "edge-cache.vcl"
+    vcl.write_text(env.from_string(open(TEMPLATE).read()).render(
+        ansible_managed="test", edge_cache_fetch_timeout=10, edge_cache_connect_timeout=1,
+        edge_cache_models=[{"model": "a"}, {"model": "b"}], edge_cache_max_request_bytes=1024,
+        edge_cache_max_response_bytes=65536, edge_cache_ttl=60, __common_cache_socket="unused",
+        __edge_cache_resolve_vcl=str(resolve),
+        __edge_cache_servers=[{"host": s.server_address[0], "port": s.server_address[1]} for s in servers]))
+    port = free_port()
+    workdir = tmp_path / "varnishd"
+    proc = subprocess.Popen([VARNISHD, "-F", "-j", "none", "-n", str(workdir), "-a", "127.0.0.1:%d" % port,
+                             "-f", str(vcl), "-s", "malloc,16M"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        yield {"port": port, "workdir": str(workdir)}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+
+
+def predict(port, model):
+    """The model server that answered a prediction of MODEL through the cache."""
+    for _ in range(100):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5):
+                break
+        except OSError:
+            time.sleep(0.1)
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
+    conn.request("POST", "/v1/models/%s:predict" % model, body='{"instances": [1.0]}',
+                 headers={"Content-Type": "application/json"})
+    resp = conn.getresponse()
+    body = json.loads(resp.read())
+    conn.close()
+    assert resp.status == 200, body
+    return body["server"]
+
+
+def sick_backends(workdir):
+    out = subprocess.run(["varnishadm", "-n", workdir, "backend.list"], capture_output=True, text=True).stdout
+    return {line.split()[0].split(".")[-1] for line in out.splitlines()[1:] if "sick" in line}
+
+
+def test_a_server_that_lost_one_model_is_left_out_for_that_model_only(cache):
+    # The probes start healthy (.initial): wait until two of three probes of a on tfs1 failed.
+    deadline = time.time() + 30
+    while "tfserving_0_0" not in sick_backends(cache["workdir"]) and time.time() < deadline:
+        time.sleep(0.5)
+    assert sick_backends(cache["workdir"]) == {"tfserving_0_0"}
+    answered_a = {predict(cache["port"], "a") for _ in range(6)}
+    answered_b = {predict(cache["port"], "b") for _ in range(6)}
+    assert answered_a == {"127.0.0.3"}
+    assert answered_b == {"127.0.0.2", "127.0.0.3"}
