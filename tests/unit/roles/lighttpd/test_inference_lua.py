@@ -82,3 +82,17 @@ def test_the_cache_takes_requests_only_while_its_up_file_exists(run, tmp_path):
     finally:
         del os.environ["CACHE_UP_FILE"]
     assert out["cache_up"] == "[lts-edge-cache]" and out["cache_down"] == "[lts-edge-cache]", out
+
+
+@pytest.mark.parametrize("scope, expected", [("identity", "[md(key:DIGEST)]"), ("shared", "[]")])
+def test_the_cache_keys_by_the_credentials_that_passed_never_by_a_clients_header(run, scope, expected):
+    # edge_cache_key_scope identity: the prediction cache keys each answer by a digest of the
+    # credentials that passed (here the API key's digest), so no client is answered from another
+    # client's entry; shared: no identity. A client's own X-Edge-Cache-Identity is replaced.
+    os.environ["CACHE_IDENTITY"] = "1"
+    try:
+        out = run(__lighttpd_cache_enabled=True, __common_cache_up_file="/nonexistent",
+                  __lighttpd_cache_mark="lts-edge-cache", __lighttpd_cache_key_scope=scope)
+    finally:
+        del os.environ["CACHE_IDENTITY"]
+    assert out["identity_key"] == expected, out

@@ -11,7 +11,7 @@ local function request(ip, env, headers, query)
   lighty = {
     r = {req_env = env, req_attr = {["request.remote-addr"] = ip, ["uri.query"] = query}, req_header = headers or {},
          resp_header = {}, resp_body = {set = function() end}, req_body = {len = 0, bytes_in = 0}},
-    c = {md = function(_, data) return data == "right-key" and "DIGEST" or "OTHER" end},
+    c = {md = function(_, data) return data == "right-key" and "DIGEST" or "md(" .. data .. ")" end},
     server = {irequests = function()
       local i = 0
       return function() i = i + 1; if held[i] then return {req_env = held[i]} end end
@@ -74,4 +74,12 @@ if up_file then
     marks[#marks + 1] = string.format("cache_%s=[%s]", state, lighty.r.req_attr["uri.query"])
   end
   print(table.concat(marks, " "))
+end
+
+-- The prediction cache's identity header: who the request is, by the credentials that passed;
+-- a client's own header of that name never counts.
+if os.getenv("CACHE_IDENTITY") then
+  clock = clock + 120
+  request("10.8.8.8", {}, {["X-API-Key"] = "right-key", ["X-Edge-Cache-Identity"] = "forged"})
+  print(string.format("identity_key=[%s]", lighty.r.req_header["X-Edge-Cache-Identity"]))
 end

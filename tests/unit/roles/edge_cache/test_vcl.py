@@ -1,8 +1,11 @@
 """The prediction cache's VCL (roles/edge_cache/templates/edge-cache.vcl.j2) run by a real
 varnishd (Debian's varnish, which `make unit` installs) in front of two model servers on
-loopback: each cached model has its own director and health probe, so a model server that no
-longer serves one model is left out for that model only (issue 29: the probe asked for the
-first cached model alone, and a server that had lost another model kept getting its misses)."""
+loopback, which count what reaches them (issue 29):
+- each cached model has its own director and health probe, so a model server that no longer
+  serves one model is left out for that model only (the probe asked for the first cached model
+  alone, and a server that had lost another model kept getting its misses);
+- an answer is keyed by who sent it as well (X-Edge-Cache-Identity, which lighttpd's inference
+  script sets), and that header never reaches a model server."""
 import http.client
 import http.server
 import json
@@ -46,12 +49,14 @@ def model_server(address, models):
 
         def do_POST(self):
             self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            server.posts.append((self.path, dict(self.headers)))
             self.answer(200, {"predictions": [1.0], "server": address})
 
         def log_message(self, *args):
             pass
 
     server = http.server.ThreadingHTTPServer((address, 0), Handler)
+    server.posts = []
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
@@ -60,6 +65,17 @@ def free_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+# The edge's table as the checker writes it, reduced to one cached form: model a's unversioned
+# path is version 1 (the tests below that need a cached answer use it; the others pass).
+RESOLVE = """sub edge_cache_resolve {
+  if (req.url == "/v1/models/a:predict") {
+    set req.http.X-Edge-Cache-Key = "a/1/test";
+    set req.http.X-Edge-Cache-Fetch = "/v1/models/a/versions/1:predict";
+  }
+}
+"""
 
 
 @pytest.fixture
@@ -71,7 +87,7 @@ def cache(tmp_path):
     env = jinja2.Environment(trim_blocks=True, keep_trailing_newline=True)
     env.filters["regex_escape"] = re.escape
     resolve = tmp_path / "resolve.vcl"
-    resolve.write_text("sub edge_cache_resolve {\n}\n")  # every form passes uncached: the director still picks
+    resolve.write_text(RESOLVE)
     vcl = tmp_path / "edge-cache.vcl"
     vcl.write_text(env.from_string(open(TEMPLATE).read()).render(
         ansible_managed="test", edge_cache_fetch_timeout=10, edge_cache_connect_timeout=1,
@@ -84,7 +100,7 @@ def cache(tmp_path):
     proc = subprocess.Popen([VARNISHD, "-F", "-j", "none", "-n", str(workdir), "-a", "127.0.0.1:%d" % port,
                              "-f", str(vcl), "-s", "malloc,16M"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        yield {"port": port, "workdir": str(workdir)}
+        yield {"port": port, "workdir": str(workdir), "servers": servers}
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -93,8 +109,9 @@ def cache(tmp_path):
             server.server_close()
 
 
-def predict(port, model):
-    """The model server that answered a prediction of MODEL through the cache."""
+def predict(port, model, headers=None, full=False):
+    """The model server that answered a prediction of MODEL through the cache (FULL: the answer's
+    X-Edge-Cache too)."""
     for _ in range(100):
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=5):
@@ -104,12 +121,12 @@ def predict(port, model):
 
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
     conn.request("POST", "/v1/models/%s:predict" % model, body='{"instances": [1.0]}',
-                 headers={"Content-Type": "application/json"})
+                 headers=dict({"Content-Type": "application/json"}, **(headers or {})))
     resp = conn.getresponse()
     body = json.loads(resp.read())
     conn.close()
     assert resp.status == 200, body
-    return body["server"]
+    return (body["server"], resp.getheader("X-Edge-Cache")) if full else body["server"]
 
 
 def sick_backends(workdir):
@@ -123,7 +140,19 @@ def test_a_server_that_lost_one_model_is_left_out_for_that_model_only(cache):
     while "tfserving_0_0" not in sick_backends(cache["workdir"]) and time.time() < deadline:
         time.sleep(0.5)
     assert sick_backends(cache["workdir"]) == {"tfserving_0_0"}
-    answered_a = {predict(cache["port"], "a") for _ in range(6)}
+    answered_a = {predict(cache["port"], "a", {"Cache-Control": "no-cache"}) for _ in range(6)}
     answered_b = {predict(cache["port"], "b") for _ in range(6)}
     assert answered_a == {"127.0.0.3"}
     assert answered_b == {"127.0.0.2", "127.0.0.3"}
+
+
+def test_an_answer_is_kept_per_identity_and_the_identity_never_reaches_a_model_server(cache):
+    def ask(identity=None):
+        return predict(cache["port"], "a", {"X-Edge-Cache-Identity": identity} if identity else {}, full=True)[1]
+
+    seen = [ask("alice"), ask("alice"), ask("bob"), ask("bob"), ask(), ask()]
+    posts = [post for server in cache["servers"] for post in server.posts]
+    # Each identity (and the anonymous one) misses once, then hits: three fetches, of version 1.
+    assert seen == ["MISS", "HIT", "MISS", "HIT", "MISS", "HIT"], seen
+    assert [path for path, _headers in posts] == ["/v1/models/a/versions/1:predict"] * 3
+    assert not [headers for _path, headers in posts if "X-Edge-Cache-Identity" in headers]
