@@ -461,7 +461,10 @@ def test_the_cached_models_are_answered_while_the_cache_is_down():
     # was back, and a unit change (a restart) dropped requests the same way (issue 29). Now the
     # edge sends them straight to the model servers while the cache's unit shows it down. Under a
     # client loop through the edge: varnishd killed (systemd starts it again), then stopped on
-    # purpose long enough for LighttpdEdgeCacheDown to fire on mon1, then started.
+    # purpose long enough for LighttpdEdgeCacheDown to fire on mon1, then started. What can still
+    # fail is the kill's moment: the request varnishd was answering (lighttpd never sends a
+    # request twice) and the first to find its socket closed (the edge then leaves the cache
+    # before its unit notices); each with a JSON error.
     stop, out = "/tmp/cache-down-stop", "/tmp/cache-down.jsonl"
     install_client(CLIENT)
     host(CLIENT).run("rm -f %s %s" % (stop, out))
@@ -502,10 +505,13 @@ def test_the_cached_models_are_answered_while_the_cache_is_down():
     failed = [a for a in answers if a["status"] != 200]
     direct = [a for a in answers if a["cache"] is None]
     print("cache killed (back after %.1f s), then stopped %.1f s (alert firing after %.1f s): %d answers through "
-          "the edge, %d failed, %d straight from the model servers, %d from the cache after the start"
-          % (back, started - stopped, alert_after, len(answers), len(failed), len(direct),
+          "the edge, %d failed %s, %d straight from the model servers, %d from the cache after the start"
+          % (back, started - stopped, alert_after, len(answers), len(failed),
+             [(a["status"], round(a["t"] - killed, 3)) for a in failed], len(direct),
              len([a for a in answers if a["t"] > started and a["cache"] == "HIT"])))
-    assert not failed, failed[:3]
+    assert len(failed) <= 2 and all(killed - 0.1 <= a["t"] <= killed + 0.5 for a in failed), failed
+    assert all(a["headers"].get("content-type") == "application/json" and json.loads(a["body"])["error"]
+               for a in failed), failed
     assert [a for a in direct if killed <= a["t"] <= started], "no answer came straight from the model servers"
     assert [a for a in answers if a["t"] > started + 1 and a["cache"] == "HIT"], "the cache did not take over again"
     assert all(offset(a) == offset(answers[0]) for a in answers)

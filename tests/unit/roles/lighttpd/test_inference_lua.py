@@ -75,6 +75,11 @@ def test_the_cache_takes_requests_only_while_its_up_file_exists(run, tmp_path):
     finally:
         del os.environ["CACHE_UP_FILE"]
     assert out["cache_up"] == "[lts-edge-cache]" and out["cache_down"] == "[]", out
+    # A request the cache failed (lighttpd's own 503 page): JSON, and the next requests go
+    # straight to the model servers for a moment even though the up file is still there.
+    assert (out["failed_before"], out["failed_during"], out["failed_after"]) == (
+        "[lts-edge-cache]", "[]", "[lts-edge-cache]"), out
+    assert out["failed_type"] == "application/json" and out["failed_json"] == "true", out
     # Without a cache the script leaves the query string alone.
     os.environ["CACHE_UP_FILE"] = str(up)
     try:
@@ -82,6 +87,7 @@ def test_the_cache_takes_requests_only_while_its_up_file_exists(run, tmp_path):
     finally:
         del os.environ["CACHE_UP_FILE"]
     assert out["cache_up"] == "[lts-edge-cache]" and out["cache_down"] == "[lts-edge-cache]", out
+    assert out["failed_during"] == "[nil]" and out["failed_type"] == "application/json", out
 
 
 @pytest.mark.parametrize("scope, expected", [("identity", "[md(key:DIGEST)]"), ("shared", "[]")])

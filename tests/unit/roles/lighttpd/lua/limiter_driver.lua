@@ -29,7 +29,8 @@ end
 local function run(env, ip)
   lighty = {
     r = {req_env = env, req_attr = {["request.remote-addr"] = ip}, req_header = {},
-         resp_header = {}, resp_body = {set = function() end}, req_body = {len = 0, bytes_in = 0}},
+         resp_header = {}, resp_body = {set = function() end}, req_body = {len = 0, bytes_in = 0},
+         req_item = {http_status = 200}},
     c = {md = function() return "OTHER" end},
     server = {irequests = function()
       local list = {}

@@ -7,10 +7,15 @@ local clock = 1000000
 os.time = function() return math.floor(clock) end
 local held = {}   -- request environments lighttpd still holds (admitted, no response yet)
 
-local function request(ip, env, headers, query)
+-- RESPONSE (the response start, optional): {status = N, ctype = "..."}; a body the script sets is in lighty.r.body.
+local function request(ip, env, headers, query, response)
+  local r
+  r = {req_env = env, req_attr = {["request.remote-addr"] = ip, ["uri.query"] = query}, req_header = headers or {},
+       resp_header = {["Content-Type"] = response and response.ctype}, req_body = {len = 0, bytes_in = 0},
+       resp_body = {set = function(_, parts) r.body = table.concat(parts) end},
+       req_item = {http_status = response and response.status or 200}}
   lighty = {
-    r = {req_env = env, req_attr = {["request.remote-addr"] = ip, ["uri.query"] = query}, req_header = headers or {},
-         resp_header = {}, resp_body = {set = function() end}, req_body = {len = 0, bytes_in = 0}},
+    r = r,
     c = {md = function(_, data) return data == "right-key" and "DIGEST" or "md(" .. data .. ")" end},
     server = {irequests = function()
       local i = 0
@@ -73,6 +78,23 @@ if up_file then
     request("10.9.9.9", {}, {}, "lts-edge-cache")  -- the client's own query string
     marks[#marks + 1] = string.format("cache_%s=[%s]", state, lighty.r.req_attr["uri.query"])
   end
+  -- The cache up, but it fails a request (lighttpd's own 503 page: killed before its unit
+  -- noticed): the answer becomes JSON, and the next requests go straight to the model servers
+  -- for CACHE_PAUSE seconds.
+  assert(io.open(up_file, "w")):close()
+  clock = clock + 120
+  local env = {}
+  request("10.9.9.9", env)
+  local before = lighty.r.req_attr["uri.query"]
+  request("10.9.9.9", env, {}, nil, {status = 503, ctype = "text/html"})
+  local answer, ctype = lighty.r.body, lighty.r.resp_header["Content-Type"]
+  request("10.9.9.9", {})
+  local during = lighty.r.req_attr["uri.query"]
+  clock = clock + 3
+  request("10.9.9.9", {})
+  marks[#marks + 1] = string.format("failed_before=[%s] failed_during=[%s] failed_after=[%s] failed_type=%s failed_json=%s",
+    before, during, lighty.r.req_attr["uri.query"], ctype, tostring(answer ~= nil and answer:find('^{"error": ') ~= nil))
+  os.remove(up_file)
   print(table.concat(marks, " "))
 end
 
