@@ -80,6 +80,9 @@ def test_the_cache_takes_requests_only_while_its_up_file_exists(run, tmp_path):
     assert (out["failed_before"], out["failed_during"], out["failed_after"]) == (
         "[lts-edge-cache]", "[]", "[lts-edge-cache]"), out
     assert out["failed_type"] == "application/json" and out["failed_json"] == "true", out
+    # The status returned: mod_magnet then marks the new body complete (returning 0 left the
+    # response open, without its last chunk, until the client gave up).
+    assert out["failed_code"] == "503", out
     # Without a cache the script leaves the query string alone.
     os.environ["CACHE_UP_FILE"] = str(up)
     try:

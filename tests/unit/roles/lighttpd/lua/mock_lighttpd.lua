@@ -86,14 +86,14 @@ if up_file then
   local env = {}
   request("10.9.9.9", env)
   local before = lighty.r.req_attr["uri.query"]
-  request("10.9.9.9", env, {}, nil, {status = 503, ctype = "text/html"})
+  local code = request("10.9.9.9", env, {}, nil, {status = 503, ctype = "text/html"})
   local answer, ctype = lighty.r.body, lighty.r.resp_header["Content-Type"]
   request("10.9.9.9", {})
   local during = lighty.r.req_attr["uri.query"]
   clock = clock + 3
   request("10.9.9.9", {})
-  marks[#marks + 1] = string.format("failed_before=[%s] failed_during=[%s] failed_after=[%s] failed_type=%s failed_json=%s",
-    before, during, lighty.r.req_attr["uri.query"], ctype, tostring(answer ~= nil and answer:find('^{"error": ') ~= nil))
+  marks[#marks + 1] = string.format("failed_before=[%s] failed_during=[%s] failed_after=[%s] failed_type=%s failed_json=%s failed_code=%d",
+    before, during, lighty.r.req_attr["uri.query"], ctype, tostring(answer ~= nil and answer:find('^{"error": ') ~= nil), code)
   os.remove(up_file)
   print(table.concat(marks, " "))
 end
