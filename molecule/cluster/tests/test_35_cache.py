@@ -516,4 +516,7 @@ def test_the_cached_models_are_answered_while_the_cache_is_down():
                                     and json.loads(a["body"])["error"]) for a in failed), failed
     assert [a for a in direct if killed <= a["t"] <= started], "no answer came straight from the model servers"
     assert [a for a in answers if a["t"] > started + 1 and a["cache"] == "HIT"], "the cache did not take over again"
-    assert all(offset(a) == offset(answers[0]) for a in answers)
+    # Every answer that came is the stable version's, from the cache or not (a failed one has no
+    # predictions to compare).
+    answered = [a for a in answers if a["status"] == 200]
+    assert all(offset(a) == offset(answered[0]) for a in answered)
