@@ -10,8 +10,6 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "versions")
 ROOT = os.path.abspath(os.path.join(HERE, "..", "..", "..", "..", ".."))
 
@@ -31,28 +29,27 @@ def left(path):
     return sorted(int(name) for name in os.listdir(path))
 
 
-@pytest.mark.parametrize("policy", [None, "all", {"latest": 2}])
-def test_a_roll_back_removes_the_newer_versions_and_prune_keeps_the_newest(tmp_path, policy):
-    base = tmp_path / "h"
-    for version in (120, 121, 122, 123, 124):
+def make(base, versions):
+    for version in versions:
         (base / str(version)).mkdir(parents=True)
-    model = {"name": "h", "base_path": str(base), "versions": [{"version": 122, "src": "/nowhere"},
-                                                             {"version": 123, "src": "/nowhere"}]}
-    if policy:
-        model["version_policy"] = policy
-    models = [model]
-    out = run(tmp_path, models, check=True)
-    assert "changed=" in out and left(base) == [120, 121, 122, 123, 124], out[-2000:]
-    run(tmp_path, models)
-    assert left(base) == [122, 123]
-    assert "changed=0" in run(tmp_path, models)
 
 
-def test_specific_versions_keep_a_newer_directory_tf_serving_does_not_load(tmp_path):
-    base = tmp_path / "s"
-    for version in (1, 2, 3):
-        (base / str(version)).mkdir(parents=True)
-    models = [{"name": "s", "base_path": str(base), "version_policy": {"specific": [1]},
+def test_a_roll_back_removes_the_newer_versions_and_prune_keeps_the_newest(tmp_path):
+    # One run for three models (each ansible-playbook run costs seconds, on every core of make compat):
+    # h under the default latest: 1, a under all, s under specific (TF Serving loads only 1 of it).
+    declared = [{"version": 122, "src": "/nowhere"}, {"version": 123, "src": "/nowhere"}]
+    models = [{"name": "h", "base_path": str(tmp_path / "h"), "versions": declared},
+              {"name": "a", "base_path": str(tmp_path / "a"), "version_policy": "all", "versions": declared},
+              {"name": "s", "base_path": str(tmp_path / "s"), "version_policy": {"specific": [1]},
                "versions": [{"version": 1, "src": "/nowhere"}]}]
+    make(tmp_path / "h", (120, 121, 122, 123, 124))
+    make(tmp_path / "a", (121, 122, 123, 124, 125))
+    make(tmp_path / "s", (1, 2, 3))
+    out = run(tmp_path, models, check=True)
+    assert left(tmp_path / "h") == [120, 121, 122, 123, 124], out[-2000:]
     run(tmp_path, models)
-    assert left(base) == [1, 2, 3]
+    assert left(tmp_path / "h") == [122, 123]
+    assert left(tmp_path / "a") == [122, 123]
+    # keep 2: the newest two of s stay beside its specific version 1.
+    assert left(tmp_path / "s") == [1, 2, 3]
+    assert "changed=0" in run(tmp_path, models)
