@@ -217,7 +217,9 @@ def test_models_config_example():
         '      value: 123\n    }\n  }\n}\n')
 
 
-@given(st.text(min_size=1, max_size=20).filter(lambda s: any(c in s for c in "\"'\n\\ {}")))
+# Built around one forbidden character (a filter on random text discarded most inputs and failed
+# hypothesis's filter_too_much health check in a CI run).
+@given(st.tuples(st.text(max_size=10), st.sampled_from("\"'\n\\ {}"), st.text(max_size=9)).map("".join))
 def test_names_with_quotes_or_newlines_are_refused(name):
     with pytest.raises(TuningError, match=r"models\[0\]\.name: got .*; allowed: 1-128 letters"):
         tuning.tfserving_models_config([{"name": name, "base_path": "/srv/m"}])
