@@ -22,14 +22,14 @@ description:
 positional: _input, versions, on_disk, keep
 options:
   _input:
-    description: Model definitions, as for the tfserving_models_config filter.
-    type: list
+    description: The tfserving role's models (C(tfserving_models) without their versions), as for tfserving_models_config.
     required: true
+    type: list
   versions:
-    description: The versions the role deploys, dicts with C(name) (the model) and C(version).
+    description: Every version the role deploys, as for tfserving_expected_versions (C(name) and C(version) of each).
+    default: []
     type: list
     elements: dict
-    default: []
   on_disk:
     description: 'The version directories found, C({model: [paths]}); a path whose last part is not a version is ignored.'
     type: dict
