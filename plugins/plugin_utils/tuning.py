@@ -614,7 +614,8 @@ def version_dirs_to_remove(models, versions=(), on_disk=None, keep=None):
             remove += [paths[v] for v in newer]
             continue
         left = sorted(v for v in paths if v not in newer)
-        kept = set(left[-_int("keep", keep, minimum=1):]) | wanted
+        newest = sorted(left, reverse=True)[:_int("keep", keep, minimum=1)]
+        kept = set(newest) | wanted
         remove += [paths[v] for v in paths if v not in kept]
     return sorted(remove)
 
