@@ -42,7 +42,7 @@ def model_server(address, models):
 
         def do_GET(self):
             name = self.path.rsplit("/", 1)[-1]
-            if name in models:
+            if name in server.models:
                 self.answer(200, {"model_version_status": [{"version": "1", "state": "AVAILABLE"}]})
             else:
                 self.answer(404, {"error": "Servable not found for request: Latest(%s)" % name})
@@ -57,6 +57,7 @@ def model_server(address, models):
 
     server = http.server.ThreadingHTTPServer((address, 0), Handler)
     server.posts = []
+    server.models = models
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
@@ -79,11 +80,14 @@ RESOLVE = """sub edge_cache_resolve {
 
 
 @pytest.fixture
-def cache(tmp_path):
+def cache(tmp_path, request):
     if not os.path.exists(VARNISHD):
         pytest.fail("varnishd is missing: `make unit` installs it (apt-get install varnish varnish-modules)")
-    # tfs1 lost model a (its status answers 404); tfs2 serves both.
-    servers = [model_server("127.0.0.2", {"b"}), model_server("127.0.0.3", {"a", "b"})]
+    # By default tfs1 lost model a (its status answers 404) and tfs2 serves both; a test may name
+    # its own servers (address, models) with @pytest.mark.servers.
+    marker = request.node.get_closest_marker("servers")
+    servers = [model_server(address, set(models))
+               for address, models in (marker.args if marker else [("127.0.0.2", "b"), ("127.0.0.3", "ab")])]
     env = jinja2.Environment(trim_blocks=True, keep_trailing_newline=True)
     env.filters["regex_escape"] = re.escape
     resolve = tmp_path / "resolve.vcl"
@@ -156,3 +160,18 @@ def test_an_answer_is_kept_per_identity_and_the_identity_never_reaches_a_model_s
     assert seen == ["MISS", "HIT", "MISS", "HIT", "MISS", "HIT"], seen
     assert [path for path, _headers in posts] == ["/v1/models/a/versions/1:predict"] * 3
     assert not [headers for _path, headers in posts if "X-Edge-Cache-Identity" in headers]
+
+
+@pytest.mark.servers(("127.0.0.1", "ab"), ("127.0.0.3", "ab"))
+def test_a_co_located_edge_asks_its_own_model_server_while_it_serves_the_model(cache):
+    # Issue 29, point 11: the cache balanced round robin even where the edge's own backends list
+    # loopback first (a co-located edge prefers its own model server). The VCL now uses a
+    # fallback director there: the other server only while loopback's probe of the model fails.
+    assert {predict(cache["port"], "b") for _ in range(6)} == {"127.0.0.1"}
+    local = cache["servers"][0]
+    local.models.discard("b")
+    deadline = time.time() + 30
+    while "tfserving_1_0" not in sick_backends(cache["workdir"]) and time.time() < deadline:
+        time.sleep(0.5)
+    assert {predict(cache["port"], "b") for _ in range(6)} == {"127.0.0.3"}
+    assert {predict(cache["port"], "a", {"Cache-Control": "no-cache"}) for _ in range(3)} == {"127.0.0.1"}
