@@ -19,7 +19,7 @@ description:
 - >-
   With O(keep) (once the labels have moved): every directory beyond the newest O(keep) of each model, never a
   labelled, C(specific) or newest deployed version.
-positional: _input, versions, on_disk, keep
+positional: _input, versions, found, keep
 options:
   _input:
     description: The tfserving role's models (C(tfserving_models) without their versions), as for tfserving_models_config.
@@ -30,18 +30,21 @@ options:
     default: []
     type: list
     elements: dict
-  on_disk:
-    description: 'The version directories found, C({model: [paths]}); a path whose last part is not a version is ignored.'
-    type: dict
-    default: {}
+  found:
+    description: >-
+      The results of M(ansible.builtin.find) looped over the models, each with C(item.name) and C(files[].path); a
+      path whose last part is not a version is ignored.
+    type: list
+    elements: dict
+    default: []
   keep:
     description: How many of the newest versions of each model to keep; omitted, only the newer ones are returned.
     type: int
 """
 
 EXAMPLES = r"""
-rolled_back: "{{ models | lighttpd_tensorflow.serving.tfserving_version_dirs_to_remove(versions, on_disk) }}"
-pruned: "{{ models | lighttpd_tensorflow.serving.tfserving_version_dirs_to_remove(versions, on_disk, 3) }}"
+rolled_back: "{{ models | lighttpd_tensorflow.serving.tfserving_version_dirs_to_remove(versions, found.results) }}"
+pruned: "{{ models | lighttpd_tensorflow.serving.tfserving_version_dirs_to_remove(versions, found.results, 3) }}"
 """
 
 RETURN = r"""

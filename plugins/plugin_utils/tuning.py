@@ -586,8 +586,9 @@ def expected_versions(models, versions=()):
     return out
 
 
-def version_dirs_to_remove(models, versions=(), on_disk=None, keep=None):
-    """The version directories (paths from ON_DISK, {model: [paths]}) the role removes, sorted.
+def version_dirs_to_remove(models, versions=(), found=(), keep=None):
+    """The version directories the role removes, sorted: paths from FOUND, the results of
+    ansible.builtin.find looped over the models (each with item.name and files[].path).
 
     KEEP None, before models.config is written: under latest or all, the directories of versions
     newer than every version the role deploys for that model (VERSIONS, dicts with name and
@@ -597,10 +598,15 @@ def version_dirs_to_remove(models, versions=(), on_disk=None, keep=None):
     KEEP N, once the labels have moved: what is left beyond the newest N of each model, never an
     expected version (labelled, specific, or the newest deployed)."""
     expected = expected_versions(models, versions)
+    on_disk = {}
+    for result in found or []:
+        result = result if isinstance(result, dict) else {}
+        name = (result.get("item") or {}).get("name")
+        on_disk.setdefault(name, []).extend(f.get("path") for f in result.get("files") or [] if isinstance(f, dict))
     remove = []
     for model in normalize_models(models):
         paths = {}
-        for path in (on_disk or {}).get(model["name"]) or []:
+        for path in on_disk.get(model["name"]) or []:
             base = str(path).rstrip("/").rsplit("/", 1)[-1]
             if base.isdigit() and int(base) > 0:
                 paths[int(base)] = str(path)
