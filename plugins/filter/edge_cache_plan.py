@@ -14,8 +14,7 @@ author: lighttpd_tensorflow.serving maintainers
 description:
 - For each model in C(edge_cache_models), lists the URL forms the edge's prediction cache answers (the
   model alone, each label, each served version) with the explicit version a miss is fetched from and the
-  version part of the cache key (model/version/fingerprint of the version's source, C(url) and C(sha256) or
-  C(src) with the names, sizes and modification times of its files on the controller).
+  version part of the cache key (model/version/fingerprint of the version's source).
 - The version comes from the model servers' C(tfserving_models), the list the tfserving role deploys; a form
   whose version that list does not declare is left out (never cached), and so is every form of a model whose
   C(version_policy) is not C(specific) (under C(latest) or C(all), TF Serving serves the version directories

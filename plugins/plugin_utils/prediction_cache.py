@@ -17,7 +17,6 @@ __metaclass__ = type
 
 import hashlib
 import json
-import os
 import re
 
 CACHE_ROUTES = ("predict", "classify", "regress")
@@ -43,38 +42,9 @@ def cache_models_valid(value):
     return len(set(names)) == len(names)
 
 
-def source_files(src):
-    """[[relative path, size, modification time in ns]] of every file at SRC on the controller
-    (a SavedModel directory, or an archive: one entry), sorted; None where SRC is not there.
-
-    Metadata only: reading the content of every model file each time an edge's plan is rendered
-    would cost minutes per run on real models. A file written in place gets a new modification
-    time, so a version deployed again from changed files at the same src gets a new fingerprint."""
-    try:
-        if os.path.isfile(src):
-            info = os.stat(src)
-            return [["", info.st_size, info.st_mtime_ns]]
-        if not os.path.isdir(src):
-            return None
-        files = []
-        for root, dirs, names in os.walk(src):
-            dirs.sort()
-            for name in sorted(names):
-                path = os.path.join(root, name)
-                info = os.stat(path)
-                files.append([os.path.relpath(path, src), info.st_size, info.st_mtime_ns])
-        return files
-    except (OSError, TypeError, ValueError):
-        return None
-
-
 def _fingerprint(version):
-    """What identifies a deployed version's files: its source (src, or url and sha256) and, for a
-    src on the controller, the names, sizes and modification times of its files."""
+    """What identifies a deployed version's files: its source (src, or url and sha256)."""
     source = {key: version[key] for key in ("src", "url", "sha256") if version.get(key)}
-    files = source_files(version["src"]) if version.get("src") else None
-    if files is not None:
-        source["files"] = files
     return hashlib.sha256(json.dumps(source, sort_keys=True).encode()).hexdigest()[:12]
 
 

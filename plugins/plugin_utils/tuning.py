@@ -586,46 +586,6 @@ def expected_versions(models, versions=()):
     return out
 
 
-def version_dirs_to_remove(models, versions=(), found=(), keep=None):
-    """The version directories the role removes, sorted: paths from FOUND, the results of
-    ansible.builtin.find looped over the models (each with item.name and files[].path).
-
-    KEEP None, before models.config is written: under latest or all, the directories of versions
-    newer than every version the role deploys for that model (VERSIONS, dicts with name and
-    version), unless a label names them. TF Serving serves the newest directories on disk under
-    those policies, so a roll-back (the inventory's newest version lowered) can only converge once
-    the newer ones are gone; the role wrote them, from an earlier inventory.
-    KEEP N, once the labels have moved: what is left beyond the newest N of each model, never an
-    expected version (labelled, specific, or the newest deployed)."""
-    expected = expected_versions(models, versions)
-    on_disk = {}
-    for result in found or []:
-        result = result if isinstance(result, dict) else {}
-        name = (result.get("item") or {}).get("name")
-        on_disk.setdefault(name, []).extend(f.get("path") for f in result.get("files") or [] if isinstance(f, dict))
-    remove = []
-    for model in normalize_models(models):
-        paths = {}
-        for path in on_disk.get(model["name"]) or []:
-            base = str(path).rstrip("/").rsplit("/", 1)[-1]
-            if base.isdigit() and int(base) > 0:
-                paths[int(base)] = str(path)
-        wanted = set(expected[model["name"]])
-        declared = [_int("%s version" % model["name"], v["version"], minimum=1)
-                    for v in versions if v.get("name") == model["name"]]
-        newer = set()
-        if "specific" not in model["version_policy"] and declared:
-            newer = {v for v in paths if v > max(declared) and v not in wanted}
-        if keep is None:
-            remove += [paths[v] for v in newer]
-            continue
-        left = sorted(v for v in paths if v not in newer)
-        newest = sorted(left, reverse=True)[:_int("keep", keep, minimum=1)]
-        kept = set(newest) | wanted
-        remove += [paths[v] for v in paths if v not in kept]
-    return sorted(remove)
-
-
 def expected_labels(models):
     """[{model, label, version}]: the version each label of MODELS must answer with."""
     return [{"model": model["name"], "label": label, "version": version}

@@ -1,10 +1,7 @@
 # -*- coding: utf-8 -*-
 """The prediction cache's version table (plugins/plugin_utils/prediction_cache.py): each URL form
 of a cached model resolves to the version TF Serving answers it with, per tfserving_models."""
-import os
 import re
-
-from hypothesis import HealthCheck, given, settings, strategies as st
 
 from ansible_collections.lighttpd_tensorflow.serving.plugins.plugin_utils import prediction_cache as pc
 
@@ -43,64 +40,6 @@ def test_other_files_under_the_same_version_number_are_another_key():
     m2 = dict(m1, versions=[dict(V1, src="/elsewhere")])
     key = [pc.cache_plan([{"model": "m"}], [[m]])[0]["forms"][0]["key"] for m in (m1, m2)]
     assert key[0] != key[1]
-
-
-def key_of(src):
-    m = {"name": "m", "version_policy": {"specific": [1]}, "versions": [{"version": 1, "src": str(src)}]}
-    return pc.cache_plan([{"model": "m"}], [[m]])[0]["forms"][0]["key"]
-
-
-def test_changed_files_at_the_same_src_are_another_key(tmp_path):
-    # Issue 29, point 11: the fingerprint was the src string alone, so a version number removed and
-    # deployed again from changed files at the same path found the old answers again.
-    src = tmp_path / "00000001"
-    (src / "variables").mkdir(parents=True)
-    (src / "saved_model.pb").write_bytes(b"graph one")
-    (src / "variables" / "variables.index").write_bytes(b"index")
-    first = key_of(src)
-    assert key_of(src) == first
-    os.utime(src / "variables" / "variables.index", ns=(10 ** 18, 10 ** 18))
-    assert key_of(src) != first
-    archive = tmp_path / "m.tar.gz"
-    archive.write_bytes(b"one")
-    before = key_of(archive)
-    archive.write_bytes(b"two, longer")
-    assert key_of(archive) != before
-
-
-FILES = st.dictionaries(st.sampled_from(["saved_model.pb", "variables/variables.index", "variables/data-0",
-                                          "assets/vocab.txt", "assets.extra/tf_serving_warmup_requests"]),
-                        st.tuples(st.binary(max_size=64), st.integers(10 ** 17, 2 * 10 ** 18)), min_size=1)
-
-
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(files=FILES, changed=st.data())
-def test_a_tree_keeps_its_key_until_one_of_its_files_changes(tmp_path_factory, files, changed):
-    src = tmp_path_factory.mktemp("version")
-
-    def write(name, content, mtime):
-        path = src / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content)
-        os.utime(path, ns=(mtime, mtime))
-
-    for name, (content, mtime) in files.items():
-        write(name, content, mtime)
-    first = key_of(src)
-    assert key_of(src) == first
-    name = changed.draw(st.sampled_from(sorted(files)))
-    content, mtime = files[name]
-    new_content = changed.draw(st.binary(max_size=64).filter(lambda b: b != content))
-    new_mtime = changed.draw(st.integers(10 ** 17, 2 * 10 ** 18))
-    if len(new_content) == len(content) and new_mtime == mtime:
-        new_mtime += 1  # a write sets the modification time; the same size and time is a restored copy
-    write(name, new_content, new_mtime)
-    assert key_of(src) != first
-
-
-def test_a_src_that_is_not_on_the_controller_keeps_the_path_as_its_fingerprint():
-    assert pc.source_files("/nowhere/at/all") is None
-    assert key_of("/nowhere/at/all") == key_of("/nowhere/at/all")
 
 
 def test_undeclared_versions_and_labels_are_not_cached():
