@@ -79,8 +79,9 @@ def changed_tasks(output):
 class RequestLoop(object):
     """A bounded request loop running inside a test host (curl, one request at a time).
 
-    It stops by itself after `count` requests; `results()` waits for it and returns the
-    HTTP status codes (000 for a connection that failed).
+    It stops by itself after `count` requests, or after the request under way when `stop()` is
+    called; `results()` waits for it and returns the HTTP status codes (000 for a connection
+    that failed).
 
     An HTTP/2 server that shuts a connection down gracefully (lighttpd on reload or stop)
     sends GOAWAY naming the last stream it processed; RFC 9113 section 6.8 lets the client
@@ -93,7 +94,7 @@ class RequestLoop(object):
     def __init__(self, on, url, count=200, interval=0.05, curl_args="", timeout=10):
         curl = "curl -s -o /dev/null -w '%%{http_code}' -m %d %s %s" % (timeout, curl_args, shlex.quote(url))
         script = (
-            "for i in $(seq %d); do code=$(%s -v 2>$0.err); "
+            "for i in $(seq %d); do [ -e $0.stop ] && break; code=$(%s -v 2>$0.err); "
             "if [ \"$code\" = 000 ] && grep -q 'GOAWAY, error=0, last_stream=0$' $0.err; then "
             "echo >> $0.goaway; code=$(%s); fi; echo $code; sleep %s; done"
             % (count, curl, curl, interval)
@@ -111,6 +112,10 @@ class RequestLoop(object):
         script = "(%s) > %s.tmp; mv %s.tmp %s" % (script, self.out, self.out, self.out)
         self.host.check_output("systemd-run --unit=%s --collect sh -c %s %s", self.name, script, self.out)
         self.deadline = time.time() + seconds
+
+    def stop(self):
+        """End the loop after the request under way (`results()` still waits for it)."""
+        self.host.check_output("touch %s.stop", self.out)
 
     def _output(self):
         while time.time() < self.deadline:

@@ -32,7 +32,7 @@ while read -r core python; do
   echo "== ansible-core $core (Python $python): ansible-test sanity"
   PATH=$venv/bin:$PATH "$root/tests/sanity/run.sh"
   echo "== ansible-core $core: unit tests"
-  (cd "$root" && PATH=$venv/bin:$PATH PROMTOOL=${PROMTOOL:-} "$venv/bin/python" -m pytest -q -p no:cacheprovider -m "not core_independent" tests/unit)
+  (cd "$root" && PATH=$venv/bin:$PATH PROMTOOL=${PROMTOOL:-} "$venv/bin/python" -m pytest -q -p no:cacheprovider -n "${UNIT_WORKERS:-4}" -m "not core_independent" tests/unit)
   summary+=("ansible-core $core: sanity and unit tests passed in $(( $(date +%s) - start )) s")
 done < "$here/cores.txt"
 [ ${#summary[@]} -eq 0 ] || printf '%s\n' "${summary[@]}"

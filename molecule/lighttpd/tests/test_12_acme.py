@@ -124,13 +124,15 @@ def test_an_unreachable_directory_keeps_the_certificate_and_the_next_attempt_suc
 def test_the_timer_renews_when_a_third_of_the_lifetime_is_left_without_failing_a_request(short_lived):
     pid, first = main_pid(), served_serial()
     assert verified_status() == "200"
-    # 90-second certificates are due 60 s after issue; the loop runs about 100 s, verifying
-    # every response against Pebble's root.
-    loop = RequestLoop(CLIENT, "https://edge1/index.html", count=400, interval=0.2, curl_args="--cacert %s" % ROOT)
+    # 90-second certificates are due 60 s after issue; the loop verifies every response against
+    # Pebble's root from before the renewal until 5 s after the new certificate is served.
+    loop = RequestLoop(CLIENT, "https://edge1/index.html", count=600, interval=0.2, curl_args="--cacert %s" % ROOT)
     renewed = wait_for_new_serial(first, 90)
+    time.sleep(5)
+    loop.stop()
     codes = loop.results()
     assert renewed != first
     assert main_pid() == pid
-    assert len(codes) == 400 and set(codes) == {"200"}, {c: codes.count(c) for c in set(codes)}
+    assert len(codes) >= 100 and set(codes) == {"200"}, {c: codes.count(c) for c in set(codes)}
     assert "less than 33% of its lifetime left" in host(EDGE).check_output(
         "journalctl -u lighttpd-edge-acme --since -3min --no-pager")
