@@ -135,8 +135,8 @@ $(BENCH_VENV)/bin/python: tests/bench/requirements.txt
 	$(BENCH_VENV)/bin/pip install --quiet -r tests/bench/requirements.txt
 	touch $@
 
-bench: dev podman images standin $(BENCH_VENV)/bin/python ## the edge vs nginx vs the backend on one test host (.cache/bench/; not in make test)
-	tests/images/build.sh bookworm
+bench: dev podman images standin $(BENCH_VENV)/bin/python ## the edge vs nginx vs the backend on a Debian 12 and a Debian 13 test host, and provisioning (.cache/bench/; not in make test)
+	tests/images/build.sh bookworm trixie
 	tests/bench/bench.sh
 
 build: dev ## build the Galaxy tarball

@@ -14,6 +14,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -97,6 +98,7 @@ class Bench(object):
 
     def machine(self):
         info = {
+            "release": self.results.get("machine", {}).get("release", "debian12"),
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "command": "make bench",
             "cpu": self.sh("lscpu | sed -n 's/^Model name: *//p'").strip(),
@@ -168,6 +170,36 @@ class Bench(object):
         procs = self.sh("cat $(find /sys/fs/cgroup -type d -name %s | head -1)/cgroup.procs" % shlex.quote(unit)).split()
         return sum(int(self.sh("awk '/^VmRSS/ {print $2}' /proc/%s/status" % pid, check=False).strip() or 0) for pid in procs)
 
+    def profile(self, edge):
+        """Where the edge's CPU goes at 64 connections: `perf record` on CPU 0 (the edge's core)
+        from this machine while wrk runs, then the shares of lighttpd's samples by library and
+        by function (PROFILE.txt beside results.json). Skipped where perf is missing."""
+        if not shutil.which("perf"):
+            print("  perf is missing on this machine: no profile (apt-get install linux-perf)", flush=True)
+            return
+        data = os.path.join(self.out, "perf.data")
+        print("profile of the edge at 64 connections (perf record -C 0, %d s):" % DURATION, flush=True)
+        record = subprocess.Popen(["perf", "record", "-q", "-C", "0", "-F", "999", "-o", data, "--", "sleep", str(DURATION)],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            self.wrk("edge c64 under perf", edge, 64)
+        finally:
+            record.wait(timeout=DURATION + 60)
+        report = ["perf", "report", "-i", data, "--stdio", "--no-children", "--comm", "lighttpd",
+                  "--percentage", "relative", "--percent-limit", "0.5"]
+        by_library = subprocess.run(report + ["--sort", "dso"], capture_output=True, text=True).stdout
+        by_function = subprocess.run(report + ["--sort", "dso,sym"], capture_output=True, text=True).stdout
+        with open(os.path.join(self.out, "profile.txt"), "w") as handle:
+            handle.write("# %s\n%s\n# %s\n%s" % (" ".join(report + ["--sort", "dso"]), by_library,
+                                                   " ".join(report + ["--sort", "dso,sym"]), by_function))
+        shares = re.findall(r"^\s+([\d.]+)%\s+(\S.*?)\s*$", by_library, re.M)
+        functions = re.findall(r"^\s+([\d.]+)%\s+(\S+)\s+\[[.k]\]\s+(\S.*?)\s*$", by_function, re.M)
+        self.results["profile_c64"] = {"by_library": [[float(p), d] for p, d in shares],
+                                       "top_functions": [[float(p), d, f] for p, d, f in functions[:20]]}
+        for percent, library in shares[:8]:
+            print("  %6s%%  %s" % (percent, library), flush=True)
+        os.unlink(data)
+
     def tail_experiments(self, edge, default):
         """What moves the edge's p99 at one connection (issue 30): the same run with the access
         log's reader (the metrics exporter) stopped, and with the access log written through a
@@ -238,8 +270,9 @@ class Bench(object):
     # ------------------------------------------------------------------ the plan
     def run(self):
         info = self.machine()
-        print("bench host: %s, %s CPUs, %s; %s; %s; %s s per run"
-              % (info["cpu"], info["cpus"], info["kernel"], info["lighttpd"], info["nginx"], DURATION), flush=True)
+        print("bench host (%s): %s, %s CPUs, %s; %s; %s; %s s per run"
+              % (info["release"], info["cpu"], info["cpus"], info["kernel"], info["lighttpd"], info["nginx"], DURATION),
+              flush=True)
         self.start_services()
         edge = "https://127.0.0.1:443" + PATH
         peer = "https://127.0.0.1:8443" + PATH
@@ -264,6 +297,8 @@ class Bench(object):
         ratios["edge/nginx p99 c1 (%d s)" % LATENCY_DURATION] = _ratio(slow["edge"]["p99_ms"], slow["nginx"]["p99_ms"])
         ratios["edge/nginx p50 c1 (%d s)" % LATENCY_DURATION] = _ratio(slow["edge"]["p50_ms"], slow["nginx"]["p50_ms"])
         self.tail_experiments(edge, slow["edge"])
+
+        self.profile(edge)
 
         print("serving path, fixed backend, HTTP/2 (h2load):", flush=True)
         for connections in (64, 256):
@@ -392,7 +427,7 @@ class Bench(object):
     def write(self):
         with open(os.path.join(self.out, "results.json"), "w") as handle:
             json.dump(self.results, handle, indent=2)
-        lines = ["make bench (%s)" % self.results["machine"]["date"],
+        lines = ["make bench, %s (%s)" % (self.results["machine"]["release"], self.results["machine"]["date"]),
                  "machine: %(cpu)s, %(cpus)s CPUs, kernel %(kernel)s" % self.results["machine"],
                  "versions: %(lighttpd)s; %(nginx)s; %(openssl)s; %(wrk)s; %(h2load)s" % self.results["machine"],
                  "", "%-46s %12s %8s %9s %9s" % ("run", "req/s", "errors", "p50 ms", "p99 ms")]
@@ -408,6 +443,7 @@ class Bench(object):
         lines += ["", "ratios (same run):"]
         for key, value in self.results["ratios"].items():
             lines.append("  %-56s %s" % (key, value))
+        lines += _profile_lines(self.results)
         text = "\n".join(lines) + "\n"
         with open(os.path.join(self.out, "report.txt"), "w") as handle:
             handle.write(text)
@@ -455,14 +491,74 @@ def _fmt(value):
     return "-" if value is None else "%.3f" % value
 
 
+def _profile_lines(results):
+    profile = results.get("profile_c64")
+    if not profile:
+        return []
+    lines = ["", "the edge at 64 connections, share of lighttpd's CPU samples (perf; profile.txt):"]
+    lines += ["  %5.1f%%  %s" % (percent, library) for percent, library in profile["by_library"][:8]]
+    lines += ["  top functions:"] + ["  %5.1f%%  %s  %s" % tuple(row) for row in profile["top_functions"][:12]]
+    return lines
+
+
+def _cell(run):
+    if "connections_per_gib" in run:
+        return "%s KiB" % run["rss_kib_per_connection"]
+    if "rps" in run:
+        p99 = run.get("p99_ms")
+        return "%.0f/s%s" % (run["rps"], "" if p99 is None else ", p99 %.2f ms" % p99)
+    return "%.0f conn/s" % run["connections_per_s"]
+
+
+def combine(out, releases):
+    """OUT/report.txt: every run and ratio of each release's results.json side by side."""
+    results = {}
+    for release in releases:
+        with open(os.path.join(out, release, "results.json")) as handle:
+            results[release] = json.load(handle)
+    names, keys = [], []
+    for release in releases:
+        names += [r["name"] for r in results[release]["runs"] if r["name"] not in names]
+        keys += [k for k in results[release]["ratios"] if k not in keys]
+    width = 30
+    lines = ["make bench, serving path, one bench host per release (same machine, one after the other)", ""]
+    for release in releases:
+        lines.append("%s: %s" % (release, "; ".join(results[release]["machine"][k] for k in ("lighttpd", "nginx", "openssl"))))
+    lines += ["", "%-46s " % "run" + " ".join("%-*s" % (width, r) for r in releases)]
+    for name in names:
+        cells = []
+        for release in releases:
+            run = next((r for r in results[release]["runs"] if r["name"] == name), None)
+            cells.append("%-*s" % (width, _cell(run) if run else "-"))
+        lines.append("%-46s " % name + " ".join(cells))
+    lines += ["", "ratios (each within its own release's run):"]
+    for key in keys:
+        lines.append("  %-56s " % key + " ".join("%-14s" % results[r]["ratios"].get(key, "-") for r in releases))
+    for release in releases:
+        lines += ["", "%s:" % release] + _profile_lines(results[release])[1:]
+    text = "\n".join(lines) + "\n"
+    with open(os.path.join(out, "report.txt"), "w") as handle:
+        handle.write(text)
+    print("\n" + text)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", required=True)
-    parser.add_argument("--inventory", required=True)
-    parser.add_argument("--out", required=True)
+    parser.add_argument("--host")
+    parser.add_argument("--inventory")
+    parser.add_argument("--out")
+    parser.add_argument("--release", default="debian12", help="the bench host's release, for the report")
+    parser.add_argument("--combine", nargs="+", metavar=("OUT", "RELEASE"),
+                        help="write OUT/report.txt from OUT/RELEASE/results.json of each release")
     args = parser.parse_args()
+    if args.combine:
+        combine(args.combine[0], args.combine[1:])
+        return 0
+    if not (args.host and args.inventory and args.out):
+        parser.error("--host, --inventory and --out are required (or --combine)")
     started = time.time()
     bench = Bench(args.host, args.inventory, args.out)
+    bench.results["machine"] = {"release": args.release}
     bench.run()
     bench.results["machine"]["measurement_seconds"] = round(time.time() - started)
     bench.write()
