@@ -55,8 +55,9 @@ class Bench(object):
         time.sleep(1)
 
     def pin_edge(self):
-        pid = self.sh("systemctl show -p MainPID --value lighttpd@edge").strip()
-        self.sh("taskset -acp 0 %s >/dev/null" % pid)
+        # Every process of the edge's unit: lighttpd, and a piped access logger when one runs.
+        self.sh("for pid in $(cat /sys/fs/cgroup$(systemctl show -p ControlGroup --value lighttpd@edge)/cgroup.procs);"
+                " do taskset -acp 0 $pid >/dev/null; done")
         # The prediction cache (when on) serves on the edge's core too.
         self.sh("for pid in $(pgrep -f '^/usr/sbin/varnishd'); do taskset -acp 0 $pid >/dev/null; done", check=False)
 
@@ -99,6 +100,7 @@ class Bench(object):
     def machine(self):
         info = {
             "release": self.results.get("machine", {}).get("release", "debian12"),
+            "os": self.sh(". /etc/os-release && echo \"$PRETTY_NAME\"").strip(),
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "command": "make bench",
             "cpu": self.sh("lscpu | sed -n 's/^Model name: *//p'").strip(),
@@ -178,14 +180,18 @@ class Bench(object):
             print("  perf is missing on this machine: no profile (apt-get install linux-perf)", flush=True)
             return
         data = os.path.join(self.out, "perf.data")
-        print("profile of the edge at 64 connections (perf record -C 0, %d s):" % DURATION, flush=True)
-        record = subprocess.Popen(["perf", "record", "-q", "-C", "0", "-F", "999", "-o", data, "--", "sleep", str(DURATION)],
+        pid = self.edge_pid_on_machine()
+        print("profile of the edge at 64 connections (perf record -p %s, %d s):" % (pid, DURATION), flush=True)
+        record = subprocess.Popen(["perf", "record", "-q", "-p", pid, "-F", "999", "-o", data, "--", "sleep", str(DURATION)],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         try:
             self.wrk("edge c64 under perf", edge, 64)
         finally:
-            record.wait(timeout=DURATION + 60)
-        report = ["perf", "report", "-i", data, "--stdio", "--no-children", "--comm", "lighttpd",
+            _, err = record.communicate(timeout=DURATION + 60)
+        if record.returncode != 0 or not os.path.exists(data):
+            print("  perf record failed (%s): no profile" % err.strip()[-300:], flush=True)
+            return
+        report = ["perf", "report", "-i", data, "--stdio", "--no-children",
                   "--percentage", "relative", "--percent-limit", "0.5"]
         by_library = subprocess.run(report + ["--sort", "dso"], capture_output=True, text=True).stdout
         by_function = subprocess.run(report + ["--sort", "dso,sym"], capture_output=True, text=True).stdout
@@ -199,6 +205,18 @@ class Bench(object):
         for percent, library in shares[:8]:
             print("  %6s%%  %s" % (percent, library), flush=True)
         os.unlink(data)
+
+    def edge_pid_on_machine(self):
+        """The edge's lighttpd as this machine sees it: its cgroup inside the container is a
+        sub-cgroup of the container's, whose cgroup.procs lists the machine's PIDs."""
+        container = subprocess.run(["podman", "inspect", "-f", "{{.Id}}", self.host], capture_output=True,
+                                   text=True, check=True).stdout.strip()
+        group = self.sh("systemctl show -p ControlGroup --value lighttpd@edge").strip()
+        for top, _, files in os.walk("/sys/fs/cgroup"):
+            if container in top and top.endswith(group) and "cgroup.procs" in files:
+                with open(os.path.join(top, "cgroup.procs")) as handle:
+                    return handle.read().split()[0]
+        raise RuntimeError("the cgroup of lighttpd@edge in %s was not found on this machine" % self.host)
 
     def tail_experiments(self, edge, default):
         """What moves the edge's p99 at one connection (issue 30): the same run with the access
@@ -214,7 +232,7 @@ class Bench(object):
         conf = "/etc/lighttpd/instances/edge/lighttpd.conf"
         self.sh("cp %s /opt/bench/edge.conf.rendered && sed -i 's|^accesslog.filename = .*|"
                 "accesslog.filename = \"\\|exec /bin/cat >> /var/log/lighttpd-edge/access-pipe.log\"|' %s"
-                % (conf, conf))
+                " && grep -q '^accesslog.filename = \"|' %s" % (conf, conf, conf))
         try:
             self.restart_edge()
             piped = self.wrk("edge c1 %ds, access log through a pipe" % LATENCY_DURATION, edge, 1,
@@ -226,8 +244,7 @@ class Bench(object):
         ratios["edge p99 c1: access log through a pipe / as rendered"] = _ratio(piped["p99_ms"], default["p99_ms"])
 
     def restart_peer(self):
-        self.sh("systemctl stop bench-peer; systemd-run --unit=bench-peer --collect"
-                " nginx -c /etc/nginx/bench-peer.conf -g 'daemon off;' >/dev/null")
+        self.sh("systemctl restart bench-peer")
 
     def restart_edge(self):
         self.sh("systemctl restart lighttpd@edge")
@@ -464,7 +481,8 @@ class Bench(object):
         ax.set_xticks(range(len(levels)))
         ax.set_xticklabels(["%d connections" % c for c in levels])
         ax.set_ylabel("requests/s")
-        ax.set_title("Fixed backend, HTTP/1.1 keep-alive, one serving core (%s)" % self.results["machine"]["date"][:10])
+        ax.set_title("Fixed backend, HTTP/1.1 keep-alive, one serving core (%s, %s)"
+                     % (self.results["machine"]["os"], self.results["machine"]["date"][:10]))
         ax.legend()
         fig.tight_layout()
         fig.savefig(os.path.join(self.out, "serving.png"), dpi=100)
@@ -484,7 +502,7 @@ def _duration_ms(text):
 
 
 def _ratio(a, b):
-    return round(a / b, 3) if b else None
+    return round(a / b, 3) if a is not None and b else None
 
 
 def _fmt(value):
@@ -523,7 +541,7 @@ def combine(out, releases):
     width = 30
     lines = ["make bench, serving path, one bench host per release (same machine, one after the other)", ""]
     for release in releases:
-        lines.append("%s: %s" % (release, "; ".join(results[release]["machine"][k] for k in ("lighttpd", "nginx", "openssl"))))
+        lines.append("%s: %s" % (release, "; ".join(results[release]["machine"][k] for k in ("os", "lighttpd", "nginx", "openssl"))))
     lines += ["", "%-46s " % "run" + " ".join("%-*s" % (width, r) for r in releases)]
     for name in names:
         cells = []

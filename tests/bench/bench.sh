@@ -15,13 +15,16 @@ releases=${BENCH_RELEASES:-debian12 debian13}
 mkdir -p "$out"
 # The test harness's pipelining podman connection (molecule/shared/connection_plugins).
 export ANSIBLE_CONNECTION_PLUGINS=$root/molecule/shared/connection_plugins
+# Facts in memory only: every release's bench host is called lts-bench, and ansible.cfg's fact
+# cache (gathering = smart) would hand the Debian 13 host the Debian 12 host's facts.
+export ANSIBLE_CACHE_PLUGIN=memory
 standin_deb=$(ls "$root"/.cache/standin-repo/pool/tensorflow-model-server_*_amd64.deb | tail -1)
 podman network exists "$network" || podman network create "$network" >/dev/null
 trap 'podman rm -f -t 5 "$name" >/dev/null 2>&1 || true' EXIT
 start=$(date +%s)
 
 serving() {  # release: one bench host of that release, converged, measured, removed
-  local release=$1 override=BENCH_IMAGE_${1^^}
+  local release=$1 override=BENCH_IMAGE_${1^^} state converged
   local image=${!override:-localhost/lts-$release-systemd} dir=$out/$release
   mkdir -p "$dir"
   podman rm -f -t 5 "$name" >/dev/null 2>&1 || true
@@ -43,7 +46,7 @@ all:
       hosts:
         $name:
 EOF
-  local converged=$(date +%s)
+  converged=$(date +%s)
   ansible-playbook -i "$dir/inventory.yml" tests/bench/bench.yml -e @tests/bench/edge-default.yml \
     -e "standin_deb=$standin_deb" > "$dir/converge.log"
   echo "$release bench host ($image) converged in $(( $(date +%s) - converged )) s (log: $dir/converge.log)"
