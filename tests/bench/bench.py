@@ -244,7 +244,11 @@ class Bench(object):
         ratios["edge p99 c1: access log through a pipe / as rendered"] = _ratio(piped["p99_ms"], default["p99_ms"])
 
     def restart_peer(self):
-        self.sh("systemctl restart bench-peer")
+        # A transient unit (systemd-run --collect) is gone once stopped: start it anew, again
+        # while systemd still holds the old one's name.
+        self.sh("systemctl stop bench-peer; for _ in $(seq 20); do systemd-run --unit=bench-peer --collect"
+                " nginx -c /etc/nginx/bench-peer.conf -g 'daemon off;' >/dev/null 2>&1 && exit 0; sleep 0.5; done;"
+                " exit 1")
 
     def restart_edge(self):
         self.sh("systemctl restart lighttpd@edge")
