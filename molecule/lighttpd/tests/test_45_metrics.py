@@ -36,6 +36,18 @@ def test_only_loopback_listens():
     assert host(CLIENT).run("curl -s -m 3 http://edge1:9146/metrics").rc == 7
 
 
+def test_the_exporter_yields_the_cpu_to_the_edge():
+    """It parses the access log in a burst each second; at the edge's priority that burst
+    lengthened the edge's p99 (docs/performance.md). /proc/PID/stat: nice is field 19, the
+    scheduling policy field 41 (3: SCHED_BATCH), counted from the process name's end."""
+    pid = host(EDGE).check_output("systemctl show -p MainPID --value lighttpd-edge-exporter")
+    fields = host(EDGE).check_output("cat /proc/%s/stat", pid).rsplit(")", 1)[1].split()
+    nice, policy = int(fields[19 - 3]), int(fields[41 - 3])
+    assert (nice, policy) == (10, 3)
+    edge = host(EDGE).check_output("systemctl show -p MainPID --value lighttpd@edge")
+    assert int(host(EDGE).check_output("cat /proc/%s/stat", edge).rsplit(")", 1)[1].split()[19 - 3]) == 0
+
+
 def test_refusals_and_answers_counted_as_the_client_saw_them():
     before = metrics()
     rate = 'lighttpd_edge_refusals_total{reason="rate"}'
