@@ -6,6 +6,8 @@ import importlib.util
 import os
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 # Independent of ansible-core: `make unit` runs it; `make compat` leaves it out of its per-core runs.
 pytestmark = pytest.mark.core_independent
@@ -134,6 +136,29 @@ def test_follower_starts_at_the_end_and_survives_rotation(tmp_path):
     log.write_text("5\n")
     follower.poll()
     assert seen[-1] == "5"
+
+
+@settings(max_examples=200, deadline=None)
+@given(lines=st.lists(st.text(alphabet=st.characters(blacklist_characters="\n", blacklist_categories=("Cs",)),
+                              max_size=40), max_size=30),
+       cuts=st.lists(st.integers(min_value=0, max_value=2000), max_size=6),
+       chunk_bytes=st.integers(min_value=1, max_value=64))
+def test_follower_hands_over_every_line_once_whatever_the_chunks_and_polls(tmp_path_factory, lines, cuts, chunk_bytes):
+    """The follower reads at most chunk_bytes at a time (a backlog is never one big string):
+    lines written in any pieces, polled at any points, read in any chunk size, arrive whole,
+    once each and in order; a line without its newline yet waits for it."""
+    log = tmp_path_factory.mktemp("log") / "access.log"
+    log.write_bytes(b"")
+    seen = []
+    follower = exporter.LogFollower(str(log), seen.append, chunk_bytes=chunk_bytes)
+    data = "".join(line + "\n" for line in lines).encode("utf-8")
+    done = 0
+    for cut in sorted(min(c, len(data)) for c in cuts) + [len(data)]:
+        with open(log, "ab") as handle:
+            handle.write(data[done:cut])
+        done = max(done, cut)
+        follower.poll()
+    assert seen == lines
 
 
 def test_follower_waits_for_a_missing_log(tmp_path):
