@@ -43,6 +43,21 @@ def run_playbook(playbook, *args, extra_vars=None, check=False, timeout=900, env
     lighttpd scenario's load balancer and ACME server) are skipped: tests converge the roles.
     `env` adds environment variables (for example ANSIBLE_CACHE_PLUGIN=memory for a run that
     starts without any cached facts)."""
+    cmd, env = _playbook_command(playbook, args, extra_vars, check, env)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def start_playbook(playbook, *args, extra_vars=None, output=None):
+    """run_playbook without waiting: the Popen, in a process group of its own (a test can kill
+    the whole controller, as a lost SSH session or a CI job cancelled mid-run would). Its output
+    goes to the file OUTPUT (or nowhere)."""
+    cmd, env = _playbook_command(playbook, args, extra_vars, False, None)
+    sink = open(output, "w") if output else subprocess.DEVNULL
+    return subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+
+
+def _playbook_command(playbook, args, extra_vars, check, env):
     if not os.path.isabs(playbook):
         playbook = os.path.join(SCENARIO_DIR, playbook)
     cmd = ["ansible-playbook", "-i", os.path.join(EPHEMERAL_DIR, "inventory"), playbook, "--skip-tags", "fixture"]
@@ -51,9 +66,7 @@ def run_playbook(playbook, *args, extra_vars=None, check=False, timeout=900, env
     if extra_vars:
         cmd += ["-e", json.dumps(extra_vars)]
     cmd += list(args)
-    env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1", **(env or {}))
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
-    return proc.returncode, proc.stdout + proc.stderr
+    return cmd, dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1", **(env or {}))
 
 
 def recap(output):

@@ -62,18 +62,25 @@ class Bench(object):
         self.sh("for pid in $(pgrep -f '^/usr/sbin/varnishd'); do taskset -acp 0 $pid >/dev/null; done", check=False)
 
     def cache_counts(self):
-        out = self.sh("varnishstat -n /run/lighttpd-edge-cache/varnishd -1 -f MAIN.cache_hit -f MAIN.cache_miss")
+        out = self.sh("varnishstat -n /run/lighttpd-edge-cache/varnishd -1 -f MAIN.cache_hit -f MAIN.cache_miss"
+                      " -f MAIN.s_pass")
         return {line.split()[0]: int(line.split()[1]) for line in out.splitlines() if line.strip()}
 
     def cached_wrk(self, name, url, connections, inputs):
-        """wrk through the prediction cache, with its hit ratio over the run."""
+        """wrk through the prediction cache, with its hit ratio over the run. A run that the
+        cache passed uncached (no version resolved) measures something else: it stops the bench."""
         before = self.cache_counts()
         run = self.wrk(name, url, connections, inputs=inputs)
         after = self.cache_counts()
         hits = after["MAIN.cache_hit"] - before["MAIN.cache_hit"]
         misses = after["MAIN.cache_miss"] - before["MAIN.cache_miss"]
+        passed = after["MAIN.s_pass"] - before["MAIN.s_pass"]
         run["hit_ratio"] = round(hits / float(hits + misses), 4) if hits + misses else None
-        print("  %-34s hit ratio %s" % ("", run["hit_ratio"]), flush=True)
+        run["passed_uncached"] = passed
+        print("  %-34s hit ratio %s, passed uncached %d" % ("", run["hit_ratio"], passed), flush=True)
+        if passed > (hits + misses) / 100.0:
+            raise RuntimeError("%s: %d requests passed the cache uncached (%d hits, %d misses): the cache "
+                               "resolved no version" % (name, passed, hits, misses))
         return run
 
     def start_services(self):

@@ -9,11 +9,13 @@ import json
 import os
 import random
 import re
+import signal
+import tempfile
 import time
 
 import pytest
 
-from conftest import host, run_playbook
+from conftest import host, run_playbook, start_playbook
 from fleet_models import HALF_PLUS_TWO, M, M_VERSION_1, M_VERSION_2
 
 EDGE = "edge1"
@@ -161,14 +163,16 @@ def test_a_client_over_its_rate_gets_429_even_for_a_cached_answer():
     assert [(a["status"], a["cache"]) for a in ask([STABLE], [x], rounds=3)] == [(200, "HIT")] * 3
 
 
-def roll_out(m, old, new, args=(), settle=0.0, ordered=False, playbook="deploy_models.yml", whole_fleet=True):
+def roll_out(m, old, new, args=(), settle=0.0, ordered=False, playbook="deploy_models.yml", whole_fleet=True,
+             before=None):
     """PLAYBOOK (with ARGS) with model m as M while clients loop over INPUTS: through
     the edge (mon1) and straight at each model server (edge1). Every request answered, through
     the edge and by each model server; no answer of the old version through the edge later than
     SETTLE s after the run ended (unless not WHOLE_FLEET: a run limited to some model servers
     leaves the others answering the old version), and with ORDERED (every play ran) none once the first model
-    server answered the label with the new version. Returns the edge's answers and when each
-    model server that moved the label moved it."""
+    server answered the label with the new version. BEFORE (a function) runs once the clients
+    loop, before PLAYBOOK. Returns the edge's answers and when each model server that moved the
+    label moved it."""
     stop = "/tmp/cache-rollout-stop"
     loops = [(CLIENT, "https://edge1", "/tmp/rollout-edge.jsonl")] + [
         (EDGE, "http://%s:8501" % name, "/tmp/rollout-%s.jsonl" % name) for name in ("tfs1", "tfs2")]
@@ -180,6 +184,8 @@ def roll_out(m, old, new, args=(), settle=0.0, ordered=False, playbook="deploy_m
             "--inputs %s --until %s --max-seconds 600 --pause 0.01 --out %s"
             % (out.split("-")[-1].split(".")[0], url, STABLE, ",".join(str(x) for x in INPUTS), stop, out))
     time.sleep(2)
+    if before:
+        before()
     code, output = run_playbook("../../playbooks/" + playbook, *args,
                                 extra_vars={"tfserving_models": [HALF_PLUS_TWO, m]})
     done = time.time()
@@ -230,9 +236,47 @@ def test_a_roll_out_never_answers_from_the_old_version_once_done():
     assert {offset(a) for a in ask([UNLABELLED, STABLE], INPUTS[:3])} == {3}
 
 
-def test_moving_the_label_back_never_answers_from_version_2_once_done():
+TABLE = "/etc/lighttpd/edge-cache-table.json"
+
+
+def interrupted_deploy(m, table_writes):
+    """deploy_models.yml for M, its controller killed (SIGKILL to its process group, as a lost
+    session or a cancelled CI job) as soon as the edge's cache table has changed TABLE_WRITES
+    times: after the edge wrote its file, before it switched varnishd to it."""
+    def table():
+        return host(EDGE).check_output("sha256sum %s" % TABLE).split()[0]
+
+    seen, last = 0, table()
+    with tempfile.NamedTemporaryFile(suffix=".log") as log:
+        proc = start_playbook("../../playbooks/deploy_models.yml", extra_vars={"tfserving_models": [HALF_PLUS_TWO, m]},
+                              output=log.name)
+        deadline = time.time() + 300
+        while proc.poll() is None and seen < table_writes and time.time() < deadline:
+            now = table()
+            if now != last:
+                seen, last = seen + 1, now
+                if seen == table_writes:
+                    os.killpg(proc.pid, signal.SIGKILL)
+            time.sleep(0.1)
+        proc.wait()
+        output = open(log.name).read()
+    tasks = re.findall(r"^TASK \[(.*)\]", output, re.M)
+    print("deploy_models.yml killed after the edge's table changed %d times; its last task: %s"
+          % (seen, tasks[-1] if tasks else None))
+    assert seen == table_writes and proc.returncode == -signal.SIGKILL, (seen, proc.returncode, output[-2000:])
+
+
+def test_a_roll_back_killed_between_the_edges_table_and_its_switch_then_run_again():
+    # Moving the label back (to version 1), through a run that dies between the edge's file and
+    # its reload (issue 29): the controller is killed just after the edge wrote its table for
+    # the moving label (deploy_models.yml's third play: every model server has loaded both
+    # versions, none has moved the label). The edge's checker acts on the file from then on, and
+    # the next run completes the roll-back; clients loop throughout. Every request answered, no
+    # answer from version 2 once the second run ended, and none once the first model server
+    # moved the label.
     m = dict(M, version_policy={"specific": [1, 2]}, labels={"stable": 1}, versions=[M_VERSION_1, M_VERSION_2])
-    roll_out(m, old=3, new=2, ordered=True)
+    roll_out(m, old=3, new=2, ordered=True,
+             before=lambda: (interrupted_deploy(m, table_writes=2), time.sleep(CHECK_SECONDS + SWITCH_SECONDS)))
     assert {offset(a) for a in ask([STABLE, VERSION_1], INPUTS[:3])} == {2}
 
 
