@@ -54,7 +54,11 @@ def start_playbook(playbook, *args, extra_vars=None, output=None):
     goes to the file OUTPUT (or nowhere)."""
     cmd, env = _playbook_command(playbook, args, extra_vars, False, None)
     sink = open(output, "w") if output else subprocess.DEVNULL
-    return subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    try:
+        return subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    finally:
+        if output:
+            sink.close()  # the child has its own copy
 
 
 def _playbook_command(playbook, args, extra_vars, check, env):

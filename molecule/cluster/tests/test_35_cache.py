@@ -184,10 +184,15 @@ def roll_out(m, old, new, args=(), settle=0.0, ordered=False, playbook="deploy_m
             "--inputs %s --until %s --max-seconds 600 --pause 0.01 --out %s"
             % (out.split("-")[-1].split(".")[0], url, STABLE, ",".join(str(x) for x in INPUTS), stop, out))
     time.sleep(2)
-    if before:
-        before()
-    code, output = run_playbook("../../playbooks/" + playbook, *args,
-                                extra_vars={"tfserving_models": [HALF_PLUS_TWO, m]})
+    try:
+        if before:
+            before()
+        code, output = run_playbook("../../playbooks/" + playbook, *args,
+                                    extra_vars={"tfserving_models": [HALF_PLUS_TWO, m]})
+    except BaseException:
+        for on, url, out in loops:  # the loops end, so that the next test can start its own
+            host(on).run("touch %s" % stop)
+        raise
     done = time.time()
     assert code == 0, output[-3000:]
     time.sleep(5 + settle)
@@ -250,20 +255,29 @@ def interrupted_deploy(m, table_writes):
     with tempfile.NamedTemporaryFile(suffix=".log") as log:
         proc = start_playbook("../../playbooks/deploy_models.yml", extra_vars={"tfserving_models": [HALF_PLUS_TWO, m]},
                               output=log.name)
-        deadline = time.time() + 300
-        while proc.poll() is None and seen < table_writes and time.time() < deadline:
-            now = table()
-            if now != last:
-                seen, last = seen + 1, now
-                if seen == table_writes:
-                    os.killpg(proc.pid, signal.SIGKILL)
-            time.sleep(0.1)
-        proc.wait()
-        output = open(log.name).read()
+        try:
+            deadline = time.time() + 300
+            while proc.poll() is None and seen < table_writes and time.time() < deadline:
+                now = table()
+                if now != last:
+                    seen, last = seen + 1, now
+                    if seen == table_writes:
+                        os.killpg(proc.pid, signal.SIGKILL)
+                time.sleep(0.1)
+        finally:
+            if proc.poll() is None and seen < table_writes:  # this test failed: the run must not go on
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        with open(log.name) as handle:
+            output = handle.read()
     tasks = re.findall(r"^TASK \[(.*)\]", output, re.M)
     print("deploy_models.yml killed after the edge's table changed %d times; its last task: %s"
           % (seen, tasks[-1] if tasks else None))
     assert seen == table_writes and proc.returncode == -signal.SIGKILL, (seen, proc.returncode, output[-2000:])
+    # The run died after the table and before the switch (the tasks between them in versions.yml).
+    assert tasks and tasks[-1].split(" : ", 1)[-1] in (
+        "Write the URL forms the cache answers, as the model servers answer them now",
+        "Write the prediction cache's VCL (validated before it lands)"), tasks[-3:]
 
 
 def test_a_roll_back_killed_between_the_edges_table_and_its_switch_then_run_again():
@@ -275,8 +289,12 @@ def test_a_roll_back_killed_between_the_edges_table_and_its_switch_then_run_agai
     # answer from version 2 once the second run ended, and none once the first model server
     # moved the label.
     m = dict(M, version_policy={"specific": [1, 2]}, labels={"stable": 1}, versions=[M_VERSION_1, M_VERSION_2])
-    roll_out(m, old=3, new=2, ordered=True,
-             before=lambda: (interrupted_deploy(m, table_writes=2), time.sleep(CHECK_SECONDS + SWITCH_SECONDS)))
+    def killed_run():
+        interrupted_deploy(m, table_writes=2)
+        time.sleep(CHECK_SECONDS + SWITCH_SECONDS)
+        assert varnishd_runs_the_file()  # the checker made the switch the run did not
+
+    roll_out(m, old=3, new=2, ordered=True, before=killed_run)
     assert {offset(a) for a in ask([STABLE, VERSION_1], INPUTS[:3])} == {2}
 
 

@@ -178,7 +178,9 @@ class LogFollower(object):
 
     Starts at the end of the file. When the path names a new file, the old one is read to its
     end for ROTATED_GRACE_SECONDS more (lines lighttpd wrote before it reopened its logs), and
-    the new one from its start. A file cut shorter (copytruncate) is read from its start."""
+    the new one from its start. A file cut shorter (copytruncate) is read from its start; lines
+    written between the last read and the cut are not counted (the role's logrotate stanza
+    renames and creates, it does not copytruncate)."""
 
     def __init__(self, path, handle_line, clock=time.monotonic, chunk_bytes=READ_CHUNK_BYTES):
         self.path = path
@@ -200,9 +202,12 @@ class LogFollower(object):
         self.current = [handle, os.fstat(handle.fileno()).st_ino, b""]
 
     def _drain(self, entry):
+        # Up to the size the file has now: a writer faster than this parse cannot keep one poll
+        # (and the scrapes waiting on its lock) going; the rest is read next time.
         handle = entry[0]
-        while True:
-            data = handle.read(self.chunk_bytes)
+        end = os.fstat(handle.fileno()).st_size
+        while handle.tell() < end:
+            data = handle.read(min(self.chunk_bytes, end - handle.tell()))
             if not data:
                 return
             lines = (entry[2] + data).split(b"\n")

@@ -161,6 +161,28 @@ def test_follower_hands_over_every_line_once_whatever_the_chunks_and_polls(tmp_p
     assert seen == lines
 
 
+def test_a_poll_ends_while_the_log_grows_faster_than_it_is_read(tmp_path):
+    """A poll reads up to the size the log had when it began: lighttpd writing faster than the
+    exporter parses cannot keep one poll, and the scrapes waiting on its lock, going."""
+    log = tmp_path / "access.log"
+    log.write_text("")
+    seen = []
+
+    def handle(line):
+        seen.append(line)
+        if len(seen) < 1000:  # every line read brings a new one, as under a flood
+            with open(log, "a") as handle_:
+                handle_.write("more\n")
+
+    follower = exporter.LogFollower(str(log), handle, chunk_bytes=5)
+    with open(log, "a") as handle_:
+        handle_.write("first\n")
+    follower.poll()
+    assert seen == ["first"]
+    follower.poll()
+    assert seen == ["first", "more"]
+
+
 def test_follower_waits_for_a_missing_log(tmp_path):
     seen = []
     follower = exporter.LogFollower(str(tmp_path / "error.log"), seen.append)
