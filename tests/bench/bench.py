@@ -558,9 +558,15 @@ def combine(out, releases):
     for release in releases:
         with open(os.path.join(out, release, "results.json")) as handle:
             results[release] = json.load(handle)
+    # A run name can repeat within a release (the cache's memory runs): pair the Nth with the Nth.
+    runs = {release: {} for release in releases}
     names, keys = [], []
     for release in releases:
-        names += [r["name"] for r in results[release]["runs"] if r["name"] not in names]
+        for run in results[release]["runs"]:
+            name = (run["name"], sum(1 for n, _ in runs[release] if n == run["name"]))
+            runs[release][name] = run
+            if name not in names:
+                names.append(name)
         keys += [k for k in results[release]["ratios"] if k not in keys]
     width = 30
     lines = ["make bench, serving path, one bench host per release (same machine, one after the other)", ""]
@@ -570,9 +576,9 @@ def combine(out, releases):
     for name in names:
         cells = []
         for release in releases:
-            run = next((r for r in results[release]["runs"] if r["name"] == name), None)
+            run = runs[release].get(name)
             cells.append("%-*s" % (width, _cell(run) if run else "-"))
-        lines.append("%-46s " % name + " ".join(cells))
+        lines.append("%-46s " % name[0] + " ".join(cells))
     lines += ["", "ratios (each within its own release's run):"]
     for key in keys:
         lines.append("  %-56s " % key + " ".join("%-14s" % results[r]["ratios"].get(key, "-") for r in releases))
