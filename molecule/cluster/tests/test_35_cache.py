@@ -289,6 +289,7 @@ def test_a_roll_back_killed_between_the_edges_table_and_its_switch_then_run_agai
     # answer from version 2 once the second run ended, and none once the first model server
     # moved the label.
     m = dict(M, version_policy={"specific": [1, 2]}, labels={"stable": 1}, versions=[M_VERSION_1, M_VERSION_2])
+
     def killed_run():
         interrupted_deploy(m, table_writes=2)
         time.sleep(CHECK_SECONDS + SWITCH_SECONDS)
