@@ -586,6 +586,35 @@ def expected_versions(models, versions=()):
     return out
 
 
+def versions_above_declared(models, versions, on_disk):
+    """The version directories a roll-back under latest or all must remove before TF Serving
+    serves the declared version again: [path].
+
+    Under latest or all TF Serving serves the version directories on disk, not the declared
+    list. A version taken out of VERSIONS (the role's deployed versions, dicts with name and
+    version) while its directory stays would stay served: the newest under latest, beside the
+    others under all. So for such a model, every directory numbered above its newest declared
+    version goes, unless a label of MODELS names it. A model that declares no version (its
+    versions come from elsewhere) and models under specific keep everything. ON_DISK is
+    {model: [version directory paths]} (the directory's name is its number, leading zeros
+    allowed)."""
+    out = []
+    for model in normalize_models(models):
+        if "specific" in model["version_policy"]:
+            continue
+        declared = [_int("%s version" % model["name"], v["version"], minimum=1)
+                    for v in versions if v.get("name") == model["name"]]
+        if not declared:
+            continue
+        labelled = set(model["labels"].values())
+        newest = max(declared)
+        for path in sorted((on_disk or {}).get(model["name"]) or []):
+            name = str(path).rstrip("/").rsplit("/", 1)[-1]
+            if name.isdigit() and int(name) > newest and int(name) not in labelled:
+                out.append(path)
+    return out
+
+
 def expected_labels(models):
     """[{model, label, version}]: the version each label of MODELS must answer with."""
     return [{"model": model["name"], "label": label, "version": version}

@@ -117,3 +117,48 @@ def test_the_first_step_never_moves_a_label_and_loads_every_new_target(before, a
                if name == "m" and move["from"] is not None]
     if all(name == "m" for name in moves):
         assert tuning.held_models(change, now, answers=answers) == tuning.held_models(change, now)
+
+
+def latest_model(name, policy, labels=None):
+    return {"name": name, "base_path": "/srv/models/" + name, "version_policy": policy, "labels": labels or {}}
+
+
+def test_a_roll_back_under_latest_removes_the_newer_directory():
+    models = [latest_model("h", {"latest": 1}), model("m", [1], {})]
+    versions = [{"name": "h", "version": 123}, {"name": "m", "version": 1}]
+    on_disk = {"h": ["/srv/models/h/123", "/srv/models/h/00000124"], "m": ["/srv/models/m/1", "/srv/models/m/2"]}
+    # h: 124 would stay served under latest: 1; m (specific) keeps its directories.
+    assert tuning.versions_above_declared(models, versions, on_disk) == ["/srv/models/h/00000124"]
+
+
+def test_labelled_versions_and_models_without_declared_versions_keep_their_directories():
+    models = [latest_model("h", "all", {"canary": 125}), latest_model("x", {"latest": 2})]
+    on_disk = {"h": ["/srv/models/h/123", "/srv/models/h/124", "/srv/models/h/125"], "x": ["/srv/models/x/9"]}
+    assert tuning.versions_above_declared(models, [{"name": "h", "version": 123}], on_disk) == ["/srv/models/h/124"]
+
+
+def served(policy, on_disk):
+    """The versions TF Serving serves from ON_DISK (version numbers) under POLICY."""
+    found = sorted(on_disk)
+    if "latest" in policy:
+        return set(found[-policy["latest"]:])
+    return set(found)
+
+
+@settings(max_examples=400, deadline=None)
+@given(policy=st.sampled_from([{"latest": 1}, {"latest": 2}, {"latest": 3}, "all"]),
+       on_disk=st.sets(st.integers(1, 9), max_size=6),
+       declared=st.sets(st.integers(1, 9), min_size=1, max_size=4))
+def test_after_the_removal_no_version_above_the_declared_ones_is_served(policy, on_disk, declared):
+    """Property: once the declared versions are deployed (on disk) and the returned directories
+    removed, TF Serving's rule serves the newest declared version and nothing newer; nothing
+    declared and nothing at or below the newest declared version is removed."""
+    models = [latest_model("h", policy)]
+    versions = [{"name": "h", "version": v} for v in sorted(declared)]
+    disk = on_disk | declared
+    paths = {"h": ["/srv/models/h/%08d" % v for v in sorted(disk)]}
+    removed = {int(p.rsplit("/", 1)[-1]) for p in tuning.versions_above_declared(models, versions, paths)}
+    assert not removed & declared
+    assert all(v > max(declared) for v in removed)
+    now = served(tuning.normalize_models(models)[0]["version_policy"], disk - removed)
+    assert max(now) == max(declared)
