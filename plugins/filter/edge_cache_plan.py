@@ -43,10 +43,16 @@ options:
       edge answers it with the new one.
     type: list
     default: []
-  until:
-    description: Seconds since the epoch after which the edge's checker ignores C(accept) (a roll-out stopped half-way).
+  accept_for:
+    description: >-
+      How long the edge's checker honours C(accept), in seconds from when it first sees the form, measured on the
+      edge's own clock (a roll-out stopped half-way ends it).
     type: int
     default: 0
+  run:
+    description: Tells one run's table from the next (each run's C(accept) opens a new window on the edge).
+    type: str
+    default: ""
 """
 
 EXAMPLES = r"""
@@ -55,7 +61,7 @@ plan: "{{ edge_cache_models | lighttpd_tensorflow.serving.edge_cache_plan(served
 
 RETURN = r"""
 _value:
-  description: 'A list of C({name, routes, forms: [{kind, path, version, fetch, key, regex, label, accept, accept_until}]}), or a list of messages.'
+  description: 'A list of C({name, routes, forms: [{kind, path, version, fetch, key, regex, label, accept, accept_for, accept_run}]}), or a list of messages.'
   type: list
 """
 
@@ -63,10 +69,10 @@ from ansible_collections.lighttpd_tensorflow.serving.plugins.plugin_utils import
 from ansible_collections.lighttpd_tensorflow.serving.plugins.plugin_utils.filters import wrap
 
 
-def edge_cache_plan(cache_models, served, problems=False, moves=None, until=0):
+def edge_cache_plan(cache_models, served, problems=False, moves=None, accept_for=0, run=""):
     if problems:
         return prediction_cache.cache_problems(cache_models, served)
-    plan = prediction_cache.cache_plan(cache_models, served, moves, until)
+    plan = prediction_cache.cache_plan(cache_models, served, moves, accept_for, run)
     for model in plan:
         for form in model["forms"]:
             form["regex"] = prediction_cache.vcl_regex(form["path"], model["routes"])

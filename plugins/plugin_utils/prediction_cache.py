@@ -87,10 +87,11 @@ def _pinned(model):
     return isinstance(policy, dict) and "specific" in policy
 
 
-def cache_plan(cache_models, served, moves=None, until=0):
+def cache_plan(cache_models, served, moves=None, accept_for=0, run=""):
     """Per cached model: its routes and how each URL form resolves to a version.
 
-    Returns [{name, routes, forms: [{kind, path, version, fetch, key[, label, accept]}]}], where
+    Returns [{name, routes, forms: [{kind, path, version, fetch, key[, label, accept, accept_for,
+    accept_run]}]}], where
     ``kind`` is model, label or version, ``path`` the URL path before ":VERB" (the model,
     /labels/L or /versions/V), ``version`` the version the inventory resolves it to, ``fetch``
     the explicit-version path a miss is fetched from and ``key`` the cache key's version part
@@ -98,8 +99,10 @@ def cache_plan(cache_models, served, moves=None, until=0):
     ``moves`` (deploy_models.yml, while the model servers move labels) is every model server's
     tfserving_label_moves ([{model, label, from, to}]): a label form moving to its version gets
     ``accept``, the versions a model server may still answer that label with while the edge
-    answers it with the new one (the version it moves from, and its own), and ``accept_until``
-    (``until``, seconds since the epoch), after which the checker ignores ``accept``.
+    answers it with the new one (the version it moves from, and its own), ``accept_for``
+    (seconds) and ``accept_run`` (``run``: tells one run's table from the next): the edge's
+    checker honours ``accept`` for ``accept_for`` seconds from when it first sees that form of
+    that run, on its own clock (a roll-out stopped half-way ends it).
     A form whose version the inventory does not declare is left out: it is never cached. So is
     every form of a model without version_policy specific (cache_problems refuses it): under
     latest or all, TF Serving serves what is on disk, which may be a version the inventory
@@ -135,7 +138,8 @@ def cache_plan(cache_models, served, moves=None, until=0):
                 accept = _moving_from(moves, name, str(label), int(version))
                 if accept:
                     extra["accept"] = sorted(accept | {int(version)})
-                    extra["accept_until"] = int(until)
+                    extra["accept_for"] = int(accept_for)
+                    extra["accept_run"] = str(run)
                 forms.append(form("label", "/v1/models/%s/labels/%s" % (name, label), int(version), label=str(label),
                                   **extra))
         for version in served_versions:

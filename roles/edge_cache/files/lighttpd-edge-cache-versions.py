@@ -104,34 +104,93 @@ def resolves_to(form, model_view):
     return form["version"] if form["version"] in available else None
 
 
-def agrees(form, model_view, now=None):
+def agrees(form, model_view, accepting=False):
     """Whether the edge may answer FORM with the table's version, as this model server stands.
 
     It must answer FORM with that version too; or, for a label the model servers are moving to
-    it (deploy_models.yml: the table's "accept", until "accept_until"), still answer with a
-    version it moves from while it has the table's version loaded, so every miss can be fetched
-    from it. Past accept_until (a roll-out stopped half-way) only the table's version counts."""
+    it (deploy_models.yml: the table's "accept", while ACCEPTING, see AcceptWindows), still answer
+    with a version it moves from while it has the table's version loaded, so every miss can be
+    fetched from it. Once the window is over (a roll-out stopped half-way) only the table's
+    version counts."""
     version = form["version"]
     if resolves_to(form, model_view) == version:
         return True
-    moving = (time.time() if now is None else now) < form.get("accept_until", 0)
-    accept = (form.get("accept") or []) if moving else []
+    accept = (form.get("accept") or []) if accepting else []
     return (form["kind"] == "label" and model_view is not None and version in model_view["available"]
             and model_view["labels"].get(form["label"]) in accept)
 
 
-def cached_forms(models, views, now=None):
+def cached_forms(models, views, accepting=lambda form: False):
     """The forms to cache: those every answering server agrees with (agrees()).
 
-    MODELS is the table's models; VIEWS one server_view per model server (None: no answer).
+    MODELS is the table's models; VIEWS one server_view per model server (None: no answer);
+    ACCEPTING(form) whether a moving label's "accept" holds now (AcceptWindows.holds).
     """
     answering = [view for view in views if view is not None]
     kept = []
     for model in models:
         for form in model["forms"]:
-            if answering and all(agrees(form, view.get(model["name"]), now) for view in answering):
+            moving = accepting(form)  # asked for every form: a window opens when first seen
+            if answering and all(agrees(form, view.get(model["name"]), moving) for view in answering):
                 kept.append(form)
     return kept
+
+
+def boottime():
+    """Seconds since boot, suspend included (CLOCK_BOOTTIME): no step of the wall clock moves it."""
+    return time.clock_gettime(time.CLOCK_BOOTTIME)
+
+
+def boot_id():
+    return (read("/proc/sys/kernel/random/boot_id") or "").strip()
+
+
+class AcceptWindows:
+    """How long a moving label's "accept" holds, measured on this host alone.
+
+    The table gives a duration ("accept_for", seconds) and the run that wrote it ("accept_run");
+    the window opens when a check first sees that form of that run and closes accept_for seconds
+    later on CLOCK_BOOTTIME. So neither a step of this host's wall clock nor a controller whose
+    clock differs from this host's moves it (0.6.0's absolute deadline, written with the
+    controller's clock and compared with this host's, was moved by both). The windows are kept in
+    PATH with the boot's id, so the service and the role's --once share them and a restarted
+    checker keeps them; a window opened before a reboot is over."""
+
+    def __init__(self, path, clock=boottime, boot=boot_id):
+        self.path = path
+        self.clock = clock
+        self.boot = boot()
+        try:
+            saved = json.loads(read(path) or "{}")
+        except ValueError:
+            saved = {}
+        windows = saved.get("windows") if isinstance(saved, dict) else None
+        windows = {key: value for key, value in (windows or {}).items()
+                   if isinstance(key, str) and (value is None or isinstance(value, (int, float)))} \
+            if isinstance(windows, dict) else {}
+        if saved.get("boot") != self.boot:
+            windows = dict.fromkeys(windows)  # opened before a reboot (or by an unknown boot): over
+        self.windows = windows
+
+    @staticmethod
+    def key(form):
+        return "%s %s" % (form["path"], form.get("accept_run", ""))
+
+    def holds(self, form):
+        """Whether FORM's "accept" holds now; its window opens on the first question."""
+        if not form.get("accept") or not form.get("accept_for"):
+            return False
+        key = self.key(form)
+        if key not in self.windows:
+            self.windows[key] = self.clock() + float(form["accept_for"])
+        closes = self.windows[key]
+        return closes is not None and self.clock() < closes
+
+    def save(self, models):
+        """Write the windows of the forms MODELS (the table) still has, and forget the others."""
+        keys = {self.key(f) for model in models for f in model["forms"] if f.get("accept")}
+        self.windows = {key: value for key, value in self.windows.items() if key in keys}
+        write_atomically(self.path, json.dumps({"boot": self.boot, "windows": self.windows}, sort_keys=True) + "\n")
 
 
 def render(forms):
@@ -229,7 +288,9 @@ class Checker:
         self.config = json.loads(read(self.config_path))
         models = self.config["models"]
         views = [server_view(server, models) for server in self.config["servers"]]
-        forms = cached_forms(models, views)
+        windows = AcceptWindows(os.path.join(self.state_dir, "accept-windows.json"))
+        forms = cached_forms(models, views, windows.holds)
+        windows.save(models)
         text = render(forms)
         changed = read(self.config["include"]) != text
         if changed:

@@ -102,9 +102,9 @@ def test_a_label_the_model_servers_move_accepts_the_version_it_moves_from():
     moves = [[{"model": "m", "label": "stable", "from": 1, "to": 2}],
              [{"model": "m", "label": "stable", "from": 1, "to": 2}, {"model": "m", "label": "canary", "from": None, "to": 1}],
              [], [{"model": "other", "label": "stable", "from": 5, "to": 2}]]
-    plan = pc.cache_plan([{"model": "m"}], served, moves, until=1800000000)
+    plan = pc.cache_plan([{"model": "m"}], served, moves, accept_for=960, run="2026-12-04T23:00:00")
     labels = {f["label"]: f for f in plan[0]["forms"] if f["kind"] == "label"}
     assert labels["stable"]["accept"] == [1, 2] and labels["stable"]["version"] == 2
-    assert labels["stable"]["accept_until"] == 1800000000
+    assert labels["stable"]["accept_for"] == 960 and labels["stable"]["accept_run"] == "2026-12-04T23:00:00"
     assert "accept" not in labels["canary"]
     assert all("accept" not in f for f in pc.cache_plan([{"model": "m"}], served)[0]["forms"])

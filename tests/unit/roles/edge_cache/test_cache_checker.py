@@ -65,8 +65,15 @@ def test_a_form_is_cached_exactly_while_every_answering_server_answers_it_with_i
         assert (f in kept) == agrees, (f, servers)
 
 
-FUTURE = 4102444800  # 2100-01-01: accept still valid
-moving = st.builds(lambda v, lab, acc: dict(form("label", v, lab), accept=sorted(set(acc) | {v}), accept_until=FUTURE),
+def always(form):
+    return True
+
+
+def moving_form(version, label, accept, run="run 1", accept_for=900):
+    return dict(form("label", version, label), accept=accept, accept_for=accept_for, accept_run=run)
+
+
+moving = st.builds(lambda v, lab, acc: moving_form(v, lab, sorted(set(acc) | {v})),
                    versions, labels, st.lists(versions, max_size=2))
 
 
@@ -78,7 +85,8 @@ def test_a_moving_label_is_answered_with_its_new_version_only_while_every_server
     answers the label with a version of "accept" (the one it moves from, or the new one); a
     server that answers it with any other version (a later roll-out the edges missed) or lacks
     the new version makes it pass."""
-    kept = checker.cached_forms([{"name": "m", "forms": table}], [None if v is None else {"m": v} for v in servers])
+    kept = checker.cached_forms([{"name": "m", "forms": table}], [None if v is None else {"m": v} for v in servers],
+                                always)
     answering = [v for v in servers if v is not None]
     for f in table:
         agrees = bool(answering) and all(
@@ -87,23 +95,101 @@ def test_a_moving_label_is_answered_with_its_new_version_only_while_every_server
 
 
 def test_the_label_of_the_cluster_roll_out_switches_before_any_server_moves_it():
-    stable = dict(form("label", 2, "stable"), accept=[1, 2], accept_until=FUTURE)
+    stable = moving_form(2, "stable", [1, 2])
     loaded_not_moved = {"m": {"available": [1, 2], "labels": {"stable": 1}}}
     moved = {"m": {"available": [1, 2], "labels": {"stable": 2}}}
     loading = {"m": {"available": [1], "labels": {"stable": 1}}}
     moved_on = {"m": {"available": [1, 2, 3], "labels": {"stable": 3}}}
     table = [{"name": "m", "forms": [stable]}]
-    assert checker.cached_forms(table, [loaded_not_moved, loaded_not_moved]) == [stable]
-    assert checker.cached_forms(table, [moved, loaded_not_moved]) == [stable]
-    assert checker.cached_forms(table, [moved, loading]) == []
-    assert checker.cached_forms(table, [moved, moved_on]) == []
+    assert checker.cached_forms(table, [loaded_not_moved, loaded_not_moved], always) == [stable]
+    assert checker.cached_forms(table, [moved, loaded_not_moved], always) == [stable]
+    assert checker.cached_forms(table, [moved, loading], always) == []
+    assert checker.cached_forms(table, [moved, moved_on], always) == []
     # A roll-out stopped after the edges switched, the model servers put back by other means:
-    # past accept_until the label passes again (the old version is what they answer).
-    stale = dict(stable, accept_until=1000)
-    assert checker.cached_forms([{"name": "m", "forms": [stale]}], [loaded_not_moved, loaded_not_moved]) == []
-    assert checker.cached_forms([{"name": "m", "forms": [stale]}], [moved, moved]) == [stale]
+    # once the window is over the label passes again (the old version is what they answer).
+    assert checker.cached_forms(table, [loaded_not_moved, loaded_not_moved]) == []
+    assert checker.cached_forms(table, [moved, moved]) == [stable]
     # Without accept (every other play), the table's version only.
-    assert checker.cached_forms([{"name": "m", "forms": [form("label", 2, "stable")]}], [moved, loaded_not_moved]) == []
+    assert checker.cached_forms([{"name": "m", "forms": [form("label", 2, "stable")]}], [moved, loaded_not_moved],
+                                always) == []
+
+
+class Clock:
+    """CLOCK_BOOTTIME and the boot's id, as a test sets them."""
+
+    def __init__(self):
+        self.now, self.boot = 1000.0, "boot-1"
+
+    def windows(self, path):
+        return checker.AcceptWindows(str(path), clock=lambda: self.now, boot=lambda: self.boot)
+
+
+def test_the_window_is_measured_from_first_sight_on_the_edges_own_clock(tmp_path, monkeypatch):
+    """0.6.0 wrote an absolute deadline with the controller's clock and compared it with the
+    edge's wall clock: a controller an hour ahead made every window an hour longer (one an hour
+    behind ended it before it began, and the roll-out's middle edges' play failed); a step back of
+    the edge's clock lengthened it as much. Now neither clock counts."""
+    clock, path = Clock(), tmp_path / "windows.json"
+    stable = moving_form(2, "stable", [1, 2], accept_for=900)
+    # The edge's wall clock is stepped an hour back, then two forward: nothing changes.
+    for wall in (0.0, -3600.0, 7200.0):
+        monkeypatch.setattr(checker.time, "time", lambda wall=wall: 1.8e9 + wall)
+        windows = clock.windows(path)
+        assert windows.holds(stable)
+        windows.save([{"name": "m", "forms": [stable]}])
+        clock.now += 299
+    clock.now += 4  # 901 s after it was first seen
+    assert not clock.windows(path).holds(stable)
+    # The next run's table opens a window of its own.
+    again = moving_form(2, "stable", [1, 2], run="run 2", accept_for=900)
+    assert clock.windows(path).holds(again)
+
+
+def test_a_window_opened_before_a_reboot_is_over_and_a_broken_file_starts_afresh(tmp_path):
+    clock, path = Clock(), tmp_path / "windows.json"
+    stable = moving_form(2, "stable", [1, 2])
+    windows = clock.windows(path)
+    assert windows.holds(stable)
+    windows.save([{"name": "m", "forms": [stable]}])
+    clock.boot, clock.now = "boot-2", 5.0  # CLOCK_BOOTTIME starts again at 0
+    windows = clock.windows(path)
+    assert not windows.holds(stable)
+    windows.save([{"name": "m", "forms": [stable]}])
+    assert not clock.windows(path).holds(stable)  # still over after a restart of the checker
+    path.write_text("{not json")
+    assert clock.windows(path).holds(stable)
+    # Forms the table no longer has are forgotten.
+    windows = clock.windows(path)
+    windows.save([{"name": "m", "forms": [form("label", 2, "stable")]}])
+    assert json.loads(path.read_text())["windows"] == {}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["check", "restart", "reboot", "new run"]),
+                          st.floats(min_value=0, max_value=600)),
+                min_size=1, max_size=25),
+       st.integers(min_value=1, max_value=2000))
+def test_a_window_holds_exactly_accept_for_seconds_of_one_boot_from_first_sight(tmp_path_factory, events, accept_for):
+    """Property: across checker restarts, reboots and new runs, a run's window holds exactly while
+    CLOCK_BOOTTIME is within accept_for of the first check that saw it, in the boot it was first
+    seen in (the wall clock is not read at all)."""
+    path = tmp_path_factory.mktemp("w") / "windows.json"
+    clock, run, opened, windows = Clock(), 1, {}, None
+    for event, elapsed in events:
+        clock.now += elapsed
+        if event == "reboot":
+            clock.boot, clock.now = clock.boot + "'", elapsed
+            windows = None
+            continue
+        if event == "new run":
+            run += 1
+        if event == "restart" or windows is None:
+            windows = clock.windows(path)
+        f = moving_form(2, "stable", [1, 2], run="run %d" % run, accept_for=accept_for)
+        first = opened.setdefault(("run %d" % run), (clock.boot, clock.now))
+        expected = first[0] == clock.boot and clock.now < first[1] + accept_for
+        assert windows.holds(f) == expected
+        windows.save([{"name": "m", "forms": [f]}])
 
 
 def test_a_server_without_the_model_makes_every_form_pass():
