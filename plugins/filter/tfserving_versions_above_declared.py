@@ -15,8 +15,9 @@ description:
 - >-
   Under C(latest) or C(all) TF Serving serves the version directories on disk, not the declared list: a version taken
   out of the model's C(versions) (a roll-back) would stay served while its directory stays. Returns, for each such
-  model that declares at least one version, the directories numbered above its newest declared version that no label
-  names.
+  model that declares at least one version, the directories numbered above its newest declared version that no model
+  with the same base path declares, labels or lists under C(specific). Directories placed there by other means
+  (by hand, a pipeline) go too.
 - Models under C(specific), and models that declare no version (their versions come from elsewhere), keep everything.
 positional: _input, versions, on_disk
 options:

@@ -594,23 +594,29 @@ def versions_above_declared(models, versions, on_disk):
     list. A version taken out of VERSIONS (the role's deployed versions, dicts with name and
     version) while its directory stays would stay served: the newest under latest, beside the
     others under all. So for such a model, every directory numbered above its newest declared
-    version goes, unless a label of MODELS names it. A model that declares no version (its
-    versions come from elsewhere) and models under specific keep everything. ON_DISK is
-    {model: [version directory paths]} (the directory's name is its number, leading zeros
-    allowed)."""
+    version goes, unless some model with the same base_path declares it, labels it or lists it
+    under specific. A model that declares no version (its versions come from elsewhere) and
+    models under specific keep everything. ON_DISK is {model: [version directory paths]} (the
+    directory's name is its number, leading zeros allowed)."""
+    canonical = normalize_models(models)
+    declared = {}
+    for version in versions:
+        declared.setdefault(version.get("name"), set()).add(
+            _int("%s version" % version.get("name"), version["version"], minimum=1))
+    needed = {}
+    for model in canonical:
+        wanted = needed.setdefault(model["base_path"].rstrip("/"), set())
+        wanted |= declared.get(model["name"], set()) | set(model["labels"].values())
+        wanted |= set(model["version_policy"].get("specific", []))
     out = []
-    for model in normalize_models(models):
-        if "specific" in model["version_policy"]:
+    for model in canonical:
+        if "specific" in model["version_policy"] or not declared.get(model["name"]):
             continue
-        declared = [_int("%s version" % model["name"], v["version"], minimum=1)
-                    for v in versions if v.get("name") == model["name"]]
-        if not declared:
-            continue
-        labelled = set(model["labels"].values())
-        newest = max(declared)
+        newest = max(declared[model["name"]])
+        keep = needed[model["base_path"].rstrip("/")]
         for path in sorted((on_disk or {}).get(model["name"]) or []):
             name = str(path).rstrip("/").rsplit("/", 1)[-1]
-            if name.isdigit() and int(name) > newest and int(name) not in labelled:
+            if name.isdigit() and int(name) > newest and int(name) not in keep and path not in out:
                 out.append(path)
     return out
 

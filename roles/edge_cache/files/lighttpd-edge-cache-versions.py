@@ -148,27 +148,35 @@ def boot_id():
 class AcceptWindows:
     """How long a moving label's "accept" holds, measured on this host alone.
 
-    The table gives a duration ("accept_for", seconds) and the run that wrote it ("accept_run");
-    the window opens when a check first sees that form of that run and closes accept_for seconds
-    later on CLOCK_BOOTTIME. So neither a step of this host's wall clock nor a controller whose
-    clock differs from this host's moves it (0.6.0's absolute deadline, written with the
+    The table gives a duration ("accept_for", seconds) and the run that wrote it ("accept_run").
+    The window closes accept_for seconds after the table was written, on CLOCK_BOOTTIME from the
+    first check that sees that form of that run: the table's age then (this host's wall clock
+    against the file's mtime, WRITTEN; between 0 and accept_for) counts against the window, so a
+    checker that was down when the table came, or a lost windows file, does not lengthen it. So
+    neither a controller whose clock differs from this host's nor a step of this host's wall
+    clock once the window is open moves it (0.6.0's absolute deadline, written with the
     controller's clock and compared with this host's, was moved by both). The windows are kept in
     PATH with the boot's id, so the service and the role's --once share them and a restarted
-    checker keeps them; a window opened before a reboot is over."""
+    checker keeps them; a window opened before a reboot, or while the boot's id cannot be read,
+    is over."""
 
-    def __init__(self, path, clock=boottime, boot=boot_id):
+    def __init__(self, path, written=0.0, clock=boottime, boot=boot_id, wall=time.time):
         self.path = path
+        self.written = written
         self.clock = clock
+        self.wall = wall
         self.boot = boot()
         try:
             saved = json.loads(read(path) or "{}")
         except ValueError:
             saved = {}
-        windows = saved.get("windows") if isinstance(saved, dict) else None
-        windows = {key: value for key, value in (windows or {}).items()
+        if not isinstance(saved, dict):
+            saved = {}
+        windows = saved.get("windows")
+        windows = {key: value for key, value in windows.items()
                    if isinstance(key, str) and (value is None or isinstance(value, (int, float)))} \
             if isinstance(windows, dict) else {}
-        if saved.get("boot") != self.boot:
+        if not self.boot or saved.get("boot") != self.boot:
             windows = dict.fromkeys(windows)  # opened before a reboot (or by an unknown boot): over
         self.windows = windows
 
@@ -177,20 +185,25 @@ class AcceptWindows:
         return "%s %s" % (form["path"], form.get("accept_run", ""))
 
     def holds(self, form):
-        """Whether FORM's "accept" holds now; its window opens on the first question."""
-        if not form.get("accept") or not form.get("accept_for"):
+        """Whether FORM's "accept" holds now; its window is placed on the first question."""
+        if not self.boot or not form.get("accept") or not form.get("accept_for"):
             return False
         key = self.key(form)
         if key not in self.windows:
-            self.windows[key] = self.clock() + float(form["accept_for"])
+            accept_for = float(form["accept_for"])
+            age = min(max(self.wall() - self.written, 0.0), accept_for)
+            self.windows[key] = self.clock() + accept_for - age
         closes = self.windows[key]
         return closes is not None and self.clock() < closes
 
     def save(self, models):
-        """Write the windows of the forms MODELS (the table) still has, and forget the others."""
+        """Keep the windows of the forms MODELS (the table) still has, forget the others, and
+        write the file when that changed what it holds."""
         keys = {self.key(f) for model in models for f in model["forms"] if f.get("accept")}
         self.windows = {key: value for key, value in self.windows.items() if key in keys}
-        write_atomically(self.path, json.dumps({"boot": self.boot, "windows": self.windows}, sort_keys=True) + "\n")
+        text = json.dumps({"boot": self.boot, "windows": self.windows}, sort_keys=True) + "\n"
+        if read(self.path) != text:
+            write_atomically(self.path, text)
 
 
 def render(forms):
@@ -288,7 +301,8 @@ class Checker:
         self.config = json.loads(read(self.config_path))
         models = self.config["models"]
         views = [server_view(server, models) for server in self.config["servers"]]
-        windows = AcceptWindows(os.path.join(self.state_dir, "accept-windows.json"))
+        windows = AcceptWindows(os.path.join(self.state_dir, "accept-windows.json"),
+                                written=os.stat(self.config_path).st_mtime)
         forms = cached_forms(models, views, windows.holds)
         windows.save(models)
         text = render(forms)

@@ -137,6 +137,17 @@ def test_labelled_versions_and_models_without_declared_versions_keep_their_direc
     assert tuning.versions_above_declared(models, [{"name": "h", "version": 123}], on_disk) == ["/srv/models/h/124"]
 
 
+def test_a_base_path_shared_with_another_model_keeps_what_that_model_needs():
+    shared = "/srv/shared"
+    models = [dict(latest_model("m", {"latest": 1}), base_path=shared),
+              dict(model("pinned", [2], {"stable": 2}), base_path=shared),
+              dict(latest_model("n", "all"), base_path=shared)]
+    versions = [{"name": "m", "version": 1}, {"name": "pinned", "version": 2}, {"name": "n", "version": 1}]
+    disk = [shared + "/1", shared + "/2", shared + "/3"]
+    # 2 is pinned's (declared, specific, labelled); 3 is no model's: removed once.
+    assert tuning.versions_above_declared(models, versions, {"m": disk, "n": disk}) == [shared + "/3"]
+
+
 def served(policy, on_disk):
     """The versions TF Serving serves from ON_DISK (version numbers) under POLICY."""
     found = sorted(on_disk)

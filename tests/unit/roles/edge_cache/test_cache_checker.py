@@ -115,34 +115,64 @@ def test_the_label_of_the_cluster_roll_out_switches_before_any_server_moves_it()
 
 
 class Clock:
-    """CLOCK_BOOTTIME and the boot's id, as a test sets them."""
+    """CLOCK_BOOTTIME, the wall clock, the boot's id and the table's mtime, as a test sets them."""
 
     def __init__(self):
         self.now, self.boot = 1000.0, "boot-1"
+        self.wall = self.written = 1.8e9
 
     def windows(self, path):
-        return checker.AcceptWindows(str(path), clock=lambda: self.now, boot=lambda: self.boot)
+        return checker.AcceptWindows(str(path), written=self.written, clock=lambda: self.now,
+                                     boot=lambda: self.boot, wall=lambda: self.wall)
 
 
-def test_the_window_is_measured_from_first_sight_on_the_edges_own_clock(tmp_path, monkeypatch):
+def test_the_window_is_measured_on_the_edges_own_clock(tmp_path):
     """0.6.0 wrote an absolute deadline with the controller's clock and compared it with the
-    edge's wall clock: a controller an hour ahead made every window an hour longer (one an hour
-    behind ended it before it began, and the roll-out's middle edges' play failed); a step back of
-    the edge's clock lengthened it as much. Now neither clock counts."""
+    edge's wall clock: a controller an hour ahead made every window an hour longer, one 20 min
+    behind (with the cluster's 960-s window) ended it before it began; a step back of the edge's
+    clock lengthened it as much. Now neither counts once the window is open."""
     clock, path = Clock(), tmp_path / "windows.json"
     stable = moving_form(2, "stable", [1, 2], accept_for=900)
     # The edge's wall clock is stepped an hour back, then two forward: nothing changes.
-    for wall in (0.0, -3600.0, 7200.0):
-        monkeypatch.setattr(checker.time, "time", lambda wall=wall: 1.8e9 + wall)
+    for step in (0.0, -3600.0, 7200.0):
+        clock.wall += step
         windows = clock.windows(path)
         assert windows.holds(stable)
         windows.save([{"name": "m", "forms": [stable]}])
         clock.now += 299
-    clock.now += 4  # 901 s after it was first seen
+        clock.wall += 299
+    clock.now += 4  # 901 s after the table was written
     assert not clock.windows(path).holds(stable)
     # The next run's table opens a window of its own.
+    clock.written = clock.wall
     again = moving_form(2, "stable", [1, 2], run="run 2", accept_for=900)
     assert clock.windows(path).holds(again)
+
+
+def test_a_table_first_seen_late_gets_what_is_left_of_its_window(tmp_path):
+    """A checker that was down when the table came (or a lost windows file) does not lengthen
+    the window: the table's age when first seen counts against it."""
+    clock, path = Clock(), tmp_path / "windows.json"
+    stable = moving_form(2, "stable", [1, 2], accept_for=900)
+    clock.wall += 850  # first seen 850 s after it was written
+    windows = clock.windows(path)
+    assert windows.holds(stable)
+    windows.save([{"name": "m", "forms": [stable]}])
+    clock.now += 51
+    clock.wall += 51
+    assert not clock.windows(path).holds(stable)
+    path.unlink()  # the windows file lost: the table is older than its window
+    windows = clock.windows(path)
+    assert not windows.holds(stable)
+    windows.save([{"name": "m", "forms": [stable]}])  # as every check does
+    # A wall clock behind the file's mtime (stepped back) gives a new run's whole window, no more;
+    # a window already placed stays as it was.
+    clock.wall = clock.written - 3600
+    assert not clock.windows(path).holds(stable)
+    fresh = moving_form(2, "stable", [1, 2], run="run 3", accept_for=900)
+    windows = clock.windows(path)
+    assert windows.holds(fresh)
+    assert windows.windows[windows.key(fresh)] == clock.now + 900
 
 
 def test_a_window_opened_before_a_reboot_is_over_and_a_broken_file_starts_afresh(tmp_path):
@@ -156,8 +186,12 @@ def test_a_window_opened_before_a_reboot_is_over_and_a_broken_file_starts_afresh
     assert not windows.holds(stable)
     windows.save([{"name": "m", "forms": [stable]}])
     assert not clock.windows(path).holds(stable)  # still over after a restart of the checker
-    path.write_text("{not json")
-    assert clock.windows(path).holds(stable)
+    for broken in ("{not json", "[]", '"x"', '{"windows": [1], "boot": 5}'):
+        path.write_text(broken)
+        assert clock.windows(path).holds(stable), broken
+    # No boot id (unreadable): nothing holds, and nothing saved then carries over.
+    clock.boot = ""
+    assert not clock.windows(path).holds(stable)
     # Forms the table no longer has are forgotten.
     windows = clock.windows(path)
     windows.save([{"name": "m", "forms": [form("label", 2, "stable")]}])
@@ -165,30 +199,32 @@ def test_a_window_opened_before_a_reboot_is_over_and_a_broken_file_starts_afresh
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(["check", "restart", "reboot", "new run"]),
-                          st.floats(min_value=0, max_value=600)),
+@given(st.lists(st.tuples(st.sampled_from(["check", "reboot", "new run", "clock step"]),
+                          st.floats(min_value=0, max_value=600), st.floats(min_value=-1e5, max_value=1e5)),
                 min_size=1, max_size=25),
        st.integers(min_value=1, max_value=2000))
-def test_a_window_holds_exactly_accept_for_seconds_of_one_boot_from_first_sight(tmp_path_factory, events, accept_for):
-    """Property: across checker restarts, reboots and new runs, a run's window holds exactly while
-    CLOCK_BOOTTIME is within accept_for of the first check that saw it, in the boot it was first
-    seen in (the wall clock is not read at all)."""
+def test_a_window_holds_exactly_accept_for_seconds_of_one_boot(tmp_path_factory, events, accept_for):
+    """Property: across checks (each a new checker reading the file, as the service's checks and
+    the role's --once are), reboots, new runs and steps of the wall clock, a run's window holds
+    exactly while CLOCK_BOOTTIME is within accept_for of the first check that saw it, less the
+    table's age then (clamped to 0..accept_for), in the boot it was first seen in."""
     path = tmp_path_factory.mktemp("w") / "windows.json"
-    clock, run, opened, windows = Clock(), 1, {}, None
-    for event, elapsed in events:
+    clock, run, placed = Clock(), 1, {}
+    for event, elapsed, step in events:
         clock.now += elapsed
+        clock.wall += elapsed
         if event == "reboot":
             clock.boot, clock.now = clock.boot + "'", elapsed
-            windows = None
             continue
+        if event == "clock step":
+            clock.wall += step
         if event == "new run":
-            run += 1
-        if event == "restart" or windows is None:
-            windows = clock.windows(path)
+            run, clock.written = run + 1, clock.wall
         f = moving_form(2, "stable", [1, 2], run="run %d" % run, accept_for=accept_for)
-        first = opened.setdefault(("run %d" % run), (clock.boot, clock.now))
-        expected = first[0] == clock.boot and clock.now < first[1] + accept_for
-        assert windows.holds(f) == expected
+        age = min(max(clock.wall - clock.written, 0.0), accept_for)
+        boot, closes = placed.setdefault(run, (clock.boot, clock.now + accept_for - age))
+        windows = clock.windows(path)
+        assert windows.holds(f) == (boot == clock.boot and clock.now < closes)
         windows.save([{"name": "m", "forms": [f]}])
 
 
