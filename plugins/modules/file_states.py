@@ -10,7 +10,7 @@ DOCUMENTATION = r"""
 module: file_states
 short_description: Tell which files and directories already are what a run would make them
 version_added: 0.8.0
-author: lighttpd_tensorflow.serving maintainers
+author: lighttpd_tensorflow.serving maintainers (@lighttpd-tensorflow)
 description:
 - >-
   Compares, in one module run, every file, directory and absent path a role manages with what the role's tasks would
@@ -55,8 +55,10 @@ options:
         default: false
 attributes:
   check_mode:
+    description: Reads only, so it runs the same in check mode.
     support: full
   diff_mode:
+    description: Returns no diff (the tasks that write the paths show theirs).
     support: none
 """
 
