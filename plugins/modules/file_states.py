@@ -29,9 +29,12 @@ options:
     required: true
     suboptions:
       path:
-        description: Absolute path.
+        description: Absolute path. Exactly one of I(path) and I(paths).
         type: path
-        required: true
+      paths:
+        description: Absolute paths that share the other settings (for example a list of directories).
+        type: list
+        elements: path
       state:
         description: C(file) (a regular file with I(checksum)), C(directory), or C(absent) (nothing at the path).
         type: str
@@ -185,12 +188,15 @@ def difference(spec):
 
 def compare(files):
     same, differ = [], {}
-    for spec in files:
-        reason = difference(spec)
-        if reason is None:
-            same.append(spec["path"])
-        else:
-            differ[spec["path"]] = reason
+    for entry in files:
+        paths = entry["paths"] if entry.get("paths") is not None else [entry["path"]]
+        for path in paths:
+            spec = dict(entry, path=path)
+            reason = difference(spec)
+            if reason is None:
+                same.append(path)
+            else:
+                differ[path] = reason
     return same, differ
 
 
@@ -199,14 +205,17 @@ def main():
         argument_spec=dict(files=dict(
             type="list", elements="dict", required=True,
             options=dict(
-                path=dict(type="path", required=True),
+                path=dict(type="path"),
+                paths=dict(type="list", elements="path"),
                 state=dict(type="str", choices=["file", "directory", "absent"], default="file"),
                 checksum=dict(type="str"),
                 owner=dict(type="str"),
                 group=dict(type="str"),
                 mode=dict(type="str"),
                 recurse=dict(type="bool", default=False),
-            ))),
+            ),
+            mutually_exclusive=[("path", "paths")],
+            required_one_of=[("path", "paths")])),
         supports_check_mode=True,
     )
     same, differ = compare(module.params["files"])

@@ -88,3 +88,16 @@ def test_same_exactly_when_content_and_mode_match(tmp_path_factory, on_disk, wan
     expected = on_disk is not None and on_disk == wanted and disk_mode == int(wanted_mode, 8)
     assert (same == [str(path)]) == expected
     assert (str(path) in differ) == (not expected)
+
+
+def test_paths_share_the_other_settings_and_each_is_answered_alone(tmp_path):
+    (tmp_path / "a").mkdir(mode=0o750)
+    (tmp_path / "b").mkdir(mode=0o755)
+    os.chmod(tmp_path / "a", 0o750)
+    os.chmod(tmp_path / "b", 0o755)
+    entry = {"paths": [str(tmp_path / "a"), str(tmp_path / "b"), str(tmp_path / "c")], "path": None,
+             "state": "directory", "owner": ME, "group": MY_GROUP, "mode": "0750"}
+    same, differ = file_states.compare([entry])
+    assert same == [str(tmp_path / "a")]
+    assert differ == {str(tmp_path / "b"): "mode", str(tmp_path / "c"): "missing"}
+    assert file_states.compare([dict(entry, paths=[])]) == ([], {})

@@ -1,0 +1,58 @@
+"""What someone changed by hand is put back by the next run. Since 0.8.0 the roles compare every
+file and directory they write in one module run (the file_states module) and skip the tasks
+whose paths match: a wrong "matches" would leave drift in place. Each kind of difference is made
+on stack1 (content, mode, owner, a missing file, a path that must be absent, an owner below a
+directory), then site.yml runs on stack1 alone."""
+import pytest
+
+from conftest import changed_tasks, host, run_playbook
+
+pytestmark = pytest.mark.units(("stack1", "lighttpd@edge"), ("stack1", "lighttpd@static"), ("stack1", "tfserving"))
+
+LOGROTATE = "/etc/logrotate.d/lighttpd-edge"
+STATIC_CONF = "/etc/lighttpd/instances/static/lighttpd.conf"
+LUA = "/etc/lighttpd/instances/edge/inference.lua"
+EXPORTER = "/usr/local/lib/lighttpd-edge-exporter.py"
+CA_COPY = "/usr/local/share/lighttpd-edge/ca.pem"
+DROPIN_DIR = "/etc/systemd/system/tfserving.service.d"
+IP_FILTER = DROPIN_DIR + "/50-ip-filter.conf"
+STRAY_LOG = "/var/log/lighttpd-edge/stray.log"
+
+
+def state(path):
+    """sha1, mode, owner and group of PATH on stack1 (None when it is missing)."""
+    out = host("stack1").run("stat -c '%%a %%U %%G' %s && (sha1sum %s 2>/dev/null || echo dir)" % (path, path))
+    return None if out.rc else out.stdout.split()[:4]
+
+
+def test_a_run_puts_back_what_was_changed_by_hand():
+    stack1 = host("stack1")
+    paths = [LOGROTATE, STATIC_CONF, LUA, EXPORTER, CA_COPY, DROPIN_DIR]
+    before = {path: state(path) for path in paths}
+    assert all(before.values()), before
+    log_owner = stack1.file("/var/log/lighttpd-edge").user
+    assert log_owner != "root"
+
+    stack1.check_output(" && ".join([
+        "echo '# edited by hand' >> %s" % LOGROTATE,      # content
+        "echo '# edited by hand' >> %s" % STATIC_CONF,    # content of a validated, per-instance file
+        "chmod 0644 %s" % LUA,                            # mode
+        "chown nobody %s" % EXPORTER,                     # owner
+        "rm %s" % CA_COPY,                                # a file gone
+        "chmod 0700 %s" % DROPIN_DIR,                     # a directory's mode
+        "printf '[Service]\\n' > %s" % IP_FILTER,         # a path that must not be there
+        "touch %s && chown root:root %s" % (STRAY_LOG, STRAY_LOG),  # an owner below a directory
+    ]))
+
+    code, output = run_playbook("converge.yml", "--limit", "stack1")
+    assert code == 0, output[-3000:]
+    assert {path: state(path) for path in paths} == before
+    assert not stack1.file(IP_FILTER).exists
+    assert stack1.file(STRAY_LOG).user == log_owner
+    changed = "\n".join(changed_tasks(output))
+    for task in ["Write the logrotate stanza of each instance", "Write each instance's configuration",
+                 "Write the edge's inference script", "Install the edge's metrics exporter",
+                 "Copy the fleet CA's certificate to the host", "Create the drop-in directory of tfserving.service",
+                 "Remove the systemd allow-list in other modes", "Give each instance's log directory to its account"]:
+        assert task in changed, task
+    stack1.check_output("rm -f %s" % STRAY_LOG)
