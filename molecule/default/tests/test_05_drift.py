@@ -2,7 +2,12 @@
 file and directory they write in one module run (the file_states module) and skip the tasks
 whose paths match: a wrong "matches" would leave drift in place. Each kind of difference is made
 on stack1 (content, mode, owner, a missing file, a path that must be absent, an owner below a
-directory), then site.yml runs on stack1 alone."""
+directory), then site.yml runs on stack1 alone: the comparisons must name exactly those paths (a
+path named that nobody changed means a comparison and its task disagree), and the run must put
+each back. It runs first, on the host as converge and idempotence left it."""
+import json
+import re
+
 import pytest
 
 from conftest import changed_tasks, host, run_playbook
@@ -17,6 +22,20 @@ CA_COPY = "/usr/local/share/lighttpd-edge/ca.pem"
 DROPIN_DIR = "/etc/systemd/system/tfserving.service.d"
 IP_FILTER = DROPIN_DIR + "/50-ip-filter.conf"
 STRAY_LOG = "/var/log/lighttpd-edge/stray.log"
+
+
+def comparisons(output):
+    """The paths the roles' file_states comparisons found different, with the reasons (the run's
+    results printed as JSON with -v)."""
+    differ, decoder = {}, json.JSONDecoder()
+    for start in [m.end() for m in re.finditer(r"^ok: \[stack1\] => ", output, re.M)]:
+        try:
+            result, _ = decoder.raw_decode(output, start)
+        except ValueError:
+            continue
+        if isinstance(result, dict) and "same" in result and "differ" in result:
+            differ.update(result["differ"])
+    return differ
 
 
 def state(path):
@@ -44,8 +63,11 @@ def test_a_run_puts_back_what_was_changed_by_hand():
         "touch %s && chown root:root %s" % (STRAY_LOG, STRAY_LOG),  # an owner below a directory
     ]))
 
-    code, output = run_playbook("converge.yml", "--limit", "stack1")
+    code, output = run_playbook("converge.yml", "--limit", "stack1", "-v", env={"ANSIBLE_CALLBACK_RESULT_FORMAT": "json"})
     assert code == 0, output[-3000:]
+    assert comparisons(output) == {
+        LOGROTATE: "content", STATIC_CONF: "content", LUA: "mode", EXPORTER: "owner", CA_COPY: "missing",
+        DROPIN_DIR: "mode", IP_FILTER: "present", "/var/log/lighttpd-edge": "owner below"}
     assert {path: state(path) for path in paths} == before
     assert not stack1.file(IP_FILTER).exists
     assert stack1.file(STRAY_LOG).user == log_owner
