@@ -158,7 +158,12 @@ class AcceptWindows:
     controller's clock and compared with this host's, was moved by both). The windows are kept in
     PATH with the boot's id, so the service and the role's --once share them and a restarted
     checker keeps them; a window opened before a reboot, or while the boot's id cannot be read,
-    is over."""
+    is over. A window first seen while this host's wall clock is behind the table's mtime (by more
+    than CLOCK_SLACK) cannot be measured: the clock stepped back since the table was written, by an
+    unknown amount, so it is over (counting it as new would give a lost windows file a whole
+    window again)."""
+
+    CLOCK_SLACK = 2.0  # file times are coarser than time.time()
 
     def __init__(self, path, written=0.0, clock=boottime, boot=boot_id, wall=time.time):
         self.path = path
@@ -191,8 +196,9 @@ class AcceptWindows:
         key = self.key(form)
         if key not in self.windows:
             accept_for = float(form["accept_for"])
-            age = min(max(self.wall() - self.written, 0.0), accept_for)
-            self.windows[key] = self.clock() + accept_for - age
+            age = self.wall() - self.written
+            age = accept_for if age < -self.CLOCK_SLACK else min(max(age, 0.0), accept_for)
+            self.windows[key] = self.clock() + (accept_for - age)
         closes = self.windows[key]
         return closes is not None and self.clock() < closes
 

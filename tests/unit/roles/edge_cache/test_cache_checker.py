@@ -165,14 +165,43 @@ def test_a_table_first_seen_late_gets_what_is_left_of_its_window(tmp_path):
     windows = clock.windows(path)
     assert not windows.holds(stable)
     windows.save([{"name": "m", "forms": [stable]}])  # as every check does
-    # A wall clock behind the file's mtime (stepped back) gives a new run's whole window, no more;
-    # a window already placed stays as it was.
+    # A wall clock behind the file's mtime (stepped back since the table was written) cannot
+    # tell the table's age: a window first seen then is over (before 0.8.0 it got a whole window,
+    # so a lost windows file and a step back together gave a run accept_for again); a window
+    # already placed stays as it was.
     clock.wall = clock.written - 3600
     assert not clock.windows(path).holds(stable)
     fresh = moving_form(2, "stable", [1, 2], run="run 3", accept_for=900)
     windows = clock.windows(path)
-    assert windows.holds(fresh)
-    assert windows.windows[windows.key(fresh)] == clock.now + 900
+    assert not windows.holds(fresh)
+    windows.save([{"name": "m", "forms": [fresh]}])
+    clock.wall = clock.written + 10  # the clock put right again: still over
+    assert not clock.windows(path).holds(fresh)
+    # Within the slack of file times, the table counts as just written.
+    clock.written, clock.wall = clock.wall + 1, clock.wall
+    newest = moving_form(2, "stable", [1, 2], run="run 4", accept_for=900)
+    windows = clock.windows(path)
+    assert windows.holds(newest)
+    assert windows.windows[windows.key(newest)] == clock.now + 900
+
+
+def test_a_lost_windows_file_and_a_clock_stepped_back_give_no_window_again(tmp_path):
+    """Tried from outside after 0.7.0: the windows file lost, then the edge's clock stepped an
+    hour back; the next check placed the run's window afresh, a whole accept_for again."""
+    clock, path = Clock(), tmp_path / "windows.json"
+    stable = moving_form(2, "stable", [1, 2], accept_for=900)
+    windows = clock.windows(path)
+    assert windows.holds(stable)
+    windows.save([{"name": "m", "forms": [stable]}])
+    clock.now += 899
+    clock.wall += 899
+    path.unlink()
+    clock.wall -= 3600
+    windows = clock.windows(path)
+    assert not windows.holds(stable)
+    windows.save([{"name": "m", "forms": [stable]}])
+    clock.now += 1
+    assert not clock.windows(path).holds(stable)
 
 
 def test_a_window_opened_before_a_reboot_is_over_and_a_broken_file_starts_afresh(tmp_path):
@@ -199,33 +228,47 @@ def test_a_window_opened_before_a_reboot_is_over_and_a_broken_file_starts_afresh
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(["check", "reboot", "new run", "clock step"]),
+@given(st.lists(st.tuples(st.sampled_from(["check", "reboot", "new run", "clock step", "lose the file"]),
                           st.floats(min_value=0, max_value=600), st.floats(min_value=-1e5, max_value=1e5)),
                 min_size=1, max_size=25),
        st.integers(min_value=1, max_value=2000))
 def test_a_window_holds_exactly_accept_for_seconds_of_one_boot(tmp_path_factory, events, accept_for):
     """Property: across checks (each a new checker reading the file, as the service's checks and
-    the role's --once are), reboots, new runs and steps of the wall clock, a run's window holds
-    exactly while CLOCK_BOOTTIME is within accept_for of the first check that saw it, less the
-    table's age then (clamped to 0..accept_for), in the boot it was first seen in."""
+    the role's --once are), reboots, new runs, steps of the wall clock and a lost windows file, a
+    run's window holds exactly while CLOCK_BOOTTIME is within accept_for of the first check that
+    saw it, less the table's age then (clamped to 0..accept_for; a wall clock behind the table's
+    time leaves no window), in the boot it was first seen in. And it never holds longer after the
+    table was written than accept_for plus the steps back of the wall clock since then."""
     path = tmp_path_factory.mktemp("w") / "windows.json"
     clock, run, placed = Clock(), 1, {}
+    since_written, back_steps = 0.0, 0.0  # real seconds since the table was written; steps back since
     for event, elapsed, step in events:
         clock.now += elapsed
         clock.wall += elapsed
+        since_written += elapsed
         if event == "reboot":
             clock.boot, clock.now = clock.boot + "'", elapsed
             continue
         if event == "clock step":
             clock.wall += step
+            back_steps += max(-step, 0.0)
+        if event == "lose the file":
+            if path.exists():
+                path.unlink()
+            placed.pop(run, None)
         if event == "new run":
             run, clock.written = run + 1, clock.wall
+            since_written, back_steps = 0.0, 0.0
         f = moving_form(2, "stable", [1, 2], run="run %d" % run, accept_for=accept_for)
-        age = min(max(clock.wall - clock.written, 0.0), accept_for)
-        boot, closes = placed.setdefault(run, (clock.boot, clock.now + accept_for - age))
+        age = clock.wall - clock.written
+        age = accept_for if age < -checker.AcceptWindows.CLOCK_SLACK else min(max(age, 0.0), accept_for)
+        boot, closes = placed.setdefault(run, (clock.boot, clock.now + (accept_for - age)))
         windows = clock.windows(path)
-        assert windows.holds(f) == (boot == clock.boot and clock.now < closes)
+        holds = windows.holds(f)
+        assert holds == (boot == clock.boot and clock.now < closes)
         windows.save([{"name": "m", "forms": [f]}])
+        if holds:
+            assert since_written < accept_for + back_steps + checker.AcceptWindows.CLOCK_SLACK
 
 
 def test_a_server_without_the_model_makes_every_form_pass():
