@@ -2,7 +2,7 @@
 file and directory they write in one module run (the file_states module) and skip the tasks
 whose paths match: a wrong "matches" would leave drift in place. Each kind of difference is made
 on stack1 (content, mode, owner, a missing file, a path that must be absent, an owner below a
-directory), then site.yml runs on stack1 alone: the comparisons must name exactly those paths (a
+directory, a unit stopped, a unit disabled), then site.yml runs on stack1 alone: the comparisons must name exactly those paths (a
 path named that nobody changed means a comparison and its task disagree), and the run must put
 each back. It runs first, on the host as converge and idempotence left it."""
 import json
@@ -61,6 +61,9 @@ def test_a_run_puts_back_what_was_changed_by_hand():
         "chmod 0700 %s" % DROPIN_DIR,                     # a directory's mode
         "printf '[Service]\\n' > %s" % IP_FILTER,         # a path that must not be there
         "touch %s && chown root:root %s" % (STRAY_LOG, STRAY_LOG),  # an owner below a directory
+        # Since 0.8.0 the units' states are read once too (systemd_units_ready).
+        "systemctl stop lighttpd-edge-exporter.service",
+        "systemctl disable --quiet tfserving-firewall.service",
     ]))
 
     code, output = run_playbook("converge.yml", "--limit", "stack1", "-v", env={"ANSIBLE_CALLBACK_RESULT_FORMAT": "json"})
@@ -71,10 +74,13 @@ def test_a_run_puts_back_what_was_changed_by_hand():
     assert {path: state(path) for path in paths} == before
     assert not stack1.file(IP_FILTER).exists
     assert stack1.file(STRAY_LOG).user == log_owner
+    assert stack1.service("lighttpd-edge-exporter.service").is_running
+    assert stack1.service("tfserving-firewall.service").is_enabled
     changed = "\n".join(changed_tasks(output))
     for task in ["Write the logrotate stanza of each instance", "Write each instance's configuration",
                  "Write the edge's inference script", "Install the edge's metrics exporter",
                  "Copy the fleet CA's certificate to the host", "Create the drop-in directory of tfserving.service",
-                 "Remove the systemd allow-list in other modes", "Give each instance's log directory to its account"]:
+                 "Remove the systemd allow-list in other modes", "Give each instance's log directory to its account",
+                 "Enable and start the exporter", "Enable and start the firewall unit"]:
         assert task in changed, task
     stack1.check_output("rm -f %s" % STRAY_LOG)
