@@ -62,7 +62,9 @@ def test_a_run_puts_back_what_was_changed_by_hand():
         "printf '[Service]\\n' > %s" % IP_FILTER,         # a path that must not be there
         "touch %s && chown root:root %s" % (STRAY_LOG, STRAY_LOG),  # an owner below a directory
         # Since 0.8.0 the units' states are read once too (systemd_units_ready).
-        "systemctl stop lighttpd-edge-exporter.service",
+        # (Not the exporter: its file's owner changed above, and the handler that restarts it for
+        # that starts it before its enable-and-start task.)
+        "systemctl stop tfserving-metrics-relay.service",
         "systemctl disable --quiet tfserving-firewall.service",
     ]))
 
@@ -74,13 +76,13 @@ def test_a_run_puts_back_what_was_changed_by_hand():
     assert {path: state(path) for path in paths} == before
     assert not stack1.file(IP_FILTER).exists
     assert stack1.file(STRAY_LOG).user == log_owner
-    assert stack1.service("lighttpd-edge-exporter.service").is_running
+    assert stack1.service("tfserving-metrics-relay.service").is_running
     assert stack1.service("tfserving-firewall.service").is_enabled
     changed = "\n".join(changed_tasks(output))
     for task in ["Write the logrotate stanza of each instance", "Write each instance's configuration",
                  "Write the edge's inference script", "Install the edge's metrics exporter",
                  "Copy the fleet CA's certificate to the host", "Create the drop-in directory of tfserving.service",
                  "Remove the systemd allow-list in other modes", "Give each instance's log directory to its account",
-                 "Enable and start the exporter", "Enable and start the firewall unit"]:
+                 "Enable and start the relay", "Enable and start the firewall unit"]:
         assert task in changed, task
     stack1.check_output("rm -f %s" % STRAY_LOG)
