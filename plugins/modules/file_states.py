@@ -175,7 +175,8 @@ def difference(spec):
         except OSError as error:
             return "unreadable: %s" % error.strerror
     if state == "directory" and spec.get("recurse"):
-        for top, dirs, files in os.walk(path):
+        unreadable = []
+        for top, dirs, files in os.walk(path, onerror=unreadable.append):
             for name in dirs + files:
                 try:
                     reason = _owned(os.lstat(os.path.join(top, name)), spec)
@@ -183,6 +184,8 @@ def difference(spec):
                     reason = "changed while read"
                 if reason:
                     return "%s below" % reason
+        if unreadable:
+            return "unreadable below"
     return None
 
 
@@ -197,7 +200,8 @@ def compare(files):
                 same.append(path)
             else:
                 differ[path] = reason
-    return same, differ
+    # Two entries for one path that disagree: the path differs (both of its tasks run).
+    return [path for path in same if path not in differ], differ
 
 
 def main():

@@ -101,3 +101,24 @@ def test_paths_share_the_other_settings_and_each_is_answered_alone(tmp_path):
     assert same == [str(tmp_path / "a")]
     assert differ == {str(tmp_path / "b"): "mode", str(tmp_path / "c"): "missing"}
     assert file_states.compare([dict(entry, paths=[])]) == ([], {})
+
+
+def test_two_entries_that_disagree_about_a_path_make_it_differ(tmp_path):
+    (tmp_path / "run").mkdir()
+    os.chmod(tmp_path / "run", 0o711)
+    as_root = {"path": str(tmp_path / "run"), "state": "directory", "owner": ME, "group": MY_GROUP, "mode": "0711"}
+    assert file_states.compare([as_root, dict(as_root, mode="0755")]) == ([], {str(tmp_path / "run"): "mode"})
+
+
+def test_a_directory_below_that_cannot_be_read_differs(tmp_path, monkeypatch):
+    top = tmp_path / "logs"
+    top.mkdir()
+    wanted = {"path": str(top), "state": "directory", "owner": ME, "group": MY_GROUP, "recurse": True}
+    real_walk = os.walk
+
+    def walk(path, onerror=None):
+        onerror(OSError(13, "Permission denied", str(top / "hidden")))
+        return real_walk(path)
+
+    monkeypatch.setattr(file_states.os, "walk", walk)
+    assert file_states.difference(wanted) == "unreadable below"
