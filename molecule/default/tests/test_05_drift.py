@@ -22,6 +22,10 @@ CA_COPY = "/usr/local/share/lighttpd-edge/ca.pem"
 DROPIN_DIR = "/etc/systemd/system/tfserving.service.d"
 IP_FILTER = DROPIN_DIR + "/50-ip-filter.conf"
 STRAY_LOG = "/var/log/lighttpd-edge/stray.log"
+# The edge's account can write in its log directory: a link it plants there must not make the run
+# hand the link's target to it (before 0.8.0 the recursive owner change followed links).
+PLANTED = "/var/log/lighttpd-edge/planted"
+SECRET = "/root/lts-drift-secret"
 
 
 def comparisons(output):
@@ -61,6 +65,7 @@ def test_a_run_puts_back_what_was_changed_by_hand():
         "chmod 0700 %s" % DROPIN_DIR,                     # a directory's mode
         "printf '[Service]\\n' > %s" % IP_FILTER,         # a path that must not be there
         "touch %s && chown root:root %s" % (STRAY_LOG, STRAY_LOG),  # an owner below a directory
+        "touch %s && chmod 0600 %s && ln -s %s %s" % (SECRET, SECRET, SECRET, PLANTED),
         # Since 0.8.0 the units' states are read once too (systemd_units_ready).
         # (Not the exporter: its file's owner changed above, and the handler that restarts it for
         # that starts it before its enable-and-start task.)
@@ -76,6 +81,7 @@ def test_a_run_puts_back_what_was_changed_by_hand():
     assert {path: state(path) for path in paths} == before
     assert not stack1.file(IP_FILTER).exists
     assert stack1.file(STRAY_LOG).user == log_owner
+    assert (stack1.file(SECRET).user, stack1.file(SECRET).group) == ("root", "root")
     assert stack1.service("tfserving-metrics-relay.service").is_running
     assert stack1.service("tfserving-firewall.service").is_enabled
     changed = "\n".join(changed_tasks(output))
@@ -85,4 +91,4 @@ def test_a_run_puts_back_what_was_changed_by_hand():
                  "Remove the systemd allow-list in other modes", "Give each instance's log directory to its account",
                  "Enable and start the relay", "Enable and start the firewall unit"]:
         assert task in changed, task
-    stack1.check_output("rm -f %s" % STRAY_LOG)
+    stack1.check_output("rm -f %s %s %s" % (STRAY_LOG, PLANTED, SECRET))
