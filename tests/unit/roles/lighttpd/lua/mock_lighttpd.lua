@@ -8,10 +8,12 @@ os.time = function() return math.floor(clock) end
 local held = {}   -- request environments lighttpd still holds (admitted, no response yet)
 
 -- RESPONSE (the response start, optional): {status = N, ctype = "..."}; a body the script sets is in lighty.r.body.
-local function request(ip, env, headers, query, response)
+-- BODY (optional): r.req_body as mod_magnet shows it: {len, bytes_in, collect, get}.
+local function request(ip, env, headers, query, response, body)
   local r
-  r = {req_env = env, req_attr = {["request.remote-addr"] = ip, ["uri.query"] = query}, req_header = headers or {},
-       resp_header = {["Content-Type"] = response and response.ctype}, req_body = {len = 0, bytes_in = 0},
+  r = {req_env = env, req_attr = {["request.remote-addr"] = ip, ["uri.query"] = query, ["request.uri"] = "/v1/models/m:predict"},
+       req_header = headers or {}, resp_header = {["Content-Type"] = response and response.ctype},
+       req_body = body or {len = 0, bytes_in = 0},
        resp_body = {set = function(_, parts) r.body = table.concat(parts) end},
        req_item = {http_status = response and response.status or 200}}
   lighty = {
@@ -94,6 +96,41 @@ if up_file then
   request("10.9.9.9", {})
   marks[#marks + 1] = string.format("failed_before=[%s] failed_during=[%s] failed_after=[%s] failed_type=%s failed_json=%s failed_code=%d",
     before, during, lighty.r.req_attr["uri.query"], ctype, tostring(answer ~= nil and answer:find('^{"error": ') ~= nil), code)
+  -- A request for the cache keeps a copy of its body for the error handler. lighttpd 1.4.69's
+  -- r.req_body.get returns the headers too when the body came in the same read: the copy is
+  -- the last len bytes.
+  clock = clock + 120
+  env = {}
+  request("10.9.9.9", env, {}, nil, nil, {len = 5, bytes_in = 5, collect = true, get = "POST / HTTP/1.1\r\n\r\nhello"})
+  marks[#marks + 1] = string.format("kept=[%s] kept_target=%s kept_mark=[%s]", env["LTS_RETRY_BODY"],
+    env["LTS_RETRY_TARGET"], lighty.r.req_attr["uri.query"])
+  -- A body that has not all arrived: the script asks lighttpd to collect it, sends nothing on
+  -- yet, and marks the request when lighttpd runs it again with the whole body.
+  env = {}
+  local first = request("10.9.9.9", env, {}, nil, nil, {len = 5, bytes_in = 2, collect = false})
+  local first_mark = lighty.r.req_attr["uri.query"]
+  local again = request("10.9.9.9", env, {}, "lts-edge-cache", nil, {len = 5, bytes_in = 5, collect = true, get = "world"})
+  marks[#marks + 1] = string.format("collect_first=%d/[%s] collect_again=%d/[%s]/[%s]", first, first_mark, again,
+    lighty.r.req_attr["uri.query"], env["LTS_RETRY_BODY"])
+  -- A body larger than the cache keeps (known at once, or once collected): straight to the
+  -- model servers, no copy.
+  env = {}
+  request("10.9.9.9", env, {}, nil, nil, {len = 70000, bytes_in = 10, collect = false})
+  local big_known = string.format("[%s]/%s", lighty.r.req_attr["uri.query"], tostring(env["LTS_RETRY_BODY"]))
+  env = {}
+  request("10.9.9.9", env, {}, nil, nil, {len = 70000, bytes_in = 70000, collect = true, get = string.rep("x", 70000)})
+  marks[#marks + 1] = string.format("big_known=%s big_chunked=[%s]/%s", big_known, lighty.r.req_attr["uri.query"],
+    tostring(env["LTS_RETRY_BODY"]))
+  -- The error handler answered (REDIRECT_STATUS, the failure it handled): the status the
+  -- client got is what lighttpd logs, and the cache pauses as after lighttpd's own page.
+  clock = clock + 120
+  env = {}
+  request("10.9.9.9", env)
+  env["REDIRECT_STATUS"] = "500"
+  local code_handled = request("10.9.9.9", env, {}, nil, {status = 200, ctype = "application/json"})
+  request("10.9.9.9", {})
+  marks[#marks + 1] = string.format("handled_code=%d handled_logged=%s handled_during=[%s]", code_handled,
+    env["REDIRECT_STATUS"], lighty.r.req_attr["uri.query"])
   os.remove(up_file)
   print(table.concat(marks, " "))
 end

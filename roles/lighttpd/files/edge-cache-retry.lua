@@ -1,0 +1,41 @@
+-- lighttpd_tensorflow.serving: the edge's error handler for the cached models' routes (edge.conf;
+-- docs/cache.md, "When the cache is down"). lighttpd comes here, with the request's method set
+-- to GET and its body dropped, when the request got no answer from its backend: the prediction
+-- cache, or a model server for a request that went straight.
+--
+-- A request the cache dropped (REDIRECT_STATUS 500: the connection closed before an answer, the
+-- cache killed mid-request; 503: its socket refused the request before the cache's unit noticed)
+-- gets its body back from the copy the inference script kept, and lighttpd runs the CGI program
+-- beside this script (edge-cache-retry.py), which sends it once more, straight to the model
+-- servers. A prediction has no side effects, so one that may have reached a model server through
+-- the cache can be sent again. A timeout (504) is not sent again: the model servers were slow,
+-- and a second copy would only add to their load. The inference script's response start, which
+-- runs next, releases the client's slot and sets the status lighttpd logs.
+local r = lighty.r
+local env = r.req_env
+
+local failed = tonumber(env["REDIRECT_STATUS"] or "")
+if not failed then
+  -- A client asked for this path itself.
+  env["LTS_SEEN"] = "1"  -- the inference script's response start: nothing to release
+  r.req_header["X-Route"] = "denied"
+  r.resp_header["Content-Type"] = "application/json"
+  r.resp_body:set({'{"error": "not found"}\n'})
+  return 404
+end
+
+local body = env["LTS_RETRY_BODY"]
+if env["LTS_CACHE"] == "1" and body and (failed == 500 or failed == 503) then
+  env["LTS_RETRY_BODY"] = ""  -- not into the CGI program's environment
+  r.req_body.set(body)
+  return 0
+end
+
+-- Nothing to send again: lighttpd's error, in TF Serving's shape.
+r.resp_header["Content-Type"] = "application/json"
+if failed >= 500 then
+  r.resp_body:set({'{"error": "the edge got no answer from its backend (' .. failed .. ')"}\n'})
+else
+  r.resp_body:set({'{"error": "the edge refused the request (' .. failed .. ')"}\n'})
+end
+return failed
