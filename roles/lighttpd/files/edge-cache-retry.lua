@@ -13,11 +13,14 @@
 -- runs next, releases the client's slot and sets the status lighttpd logs.
 local r = lighty.r
 local env = r.req_env
+-- The inference script's response start runs next: it is one (releasing the slot, if the
+-- request took one), never an admission, even for a request lighttpd refused before the script
+-- saw it (413) or one a client sent here itself.
+env["LTS_SEEN"] = "1"
 
 local failed = tonumber(env["REDIRECT_STATUS"] or "")
 if not failed then
   -- A client asked for this path itself.
-  env["LTS_SEEN"] = "1"  -- the inference script's response start: nothing to release
   r.req_header["X-Route"] = "denied"
   r.resp_header["Content-Type"] = "application/json"
   r.resp_body:set({'{"error": "not found"}\n'})
