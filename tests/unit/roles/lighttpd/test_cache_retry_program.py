@@ -6,7 +6,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import threading
 
 import jinja2
@@ -65,14 +64,16 @@ def closed_port():
 def program(tmp_path):
     def _program(ports, body=b'{"instances": [1.0]}', target=TARGET, encoding=None):
         path = tmp_path / "retry.py"
-        path.write_text(jinja2.Template(open(TEMPLATE).read()).render(
+        # Rendered as Ansible's template module does (trim_blocks), and run by its own first line.
+        path.write_text(jinja2.Template(open(TEMPLATE).read(), trim_blocks=True).render(
             ansible_managed="test", lighttpd_proxy_connect_timeout=2, lighttpd_proxy_read_timeout=5,
             __lighttpd_backends=[{"host": "127.0.0.1", "port": port} for port in ports]))
         env = {"CONTENT_LENGTH": str(len(body)), "CONTENT_TYPE": "application/json", "LTS_RETRY_TARGET": target,
                "REQUEST_METHOD": "GET", "PATH": os.environ.get("PATH", "")}
         if encoding:
             env["HTTP_CONTENT_ENCODING"] = encoding
-        out = subprocess.run([sys.executable, str(path)], input=body, env=env, capture_output=True,
+        path.chmod(0o755)
+        out = subprocess.run([str(path)], input=body, env=env, capture_output=True,
                              check=True, timeout=30).stdout
         head, _, payload = out.partition(b"\r\n\r\n")
         lines = head.decode().split("\r\n")
