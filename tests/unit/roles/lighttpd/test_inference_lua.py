@@ -25,7 +25,8 @@ VARS = {
     "lighttpd_tls_client_verify": "off", "lighttpd_trusted_proxies": [],
     "lighttpd_api_key_sha256": ["digest"], "__lighttpd_graceful_timeout": 43,
     "lighttpd_inference_credentials_required": "any", "__lighttpd_oidc_enabled": False,
-    "__lighttpd_cache_retry_max_bytes": 16384,
+    "__lighttpd_cache_retry_max_bytes": 16384, "__lighttpd_cache_retry_path": "/lts-edge-cache-retry",
+    "__lighttpd_cache_retries_at_once": 2, "__lighttpd_cache_models": [{"model": "m"}],
 }
 
 
@@ -92,8 +93,12 @@ def test_the_cache_takes_requests_only_while_its_up_file_exists(run, tmp_path):
     assert out["collect_first"] == "0/[]" and out["collect_again"] == "0/[lts-edge-cache]/[world]", out
     # Bodies over the cache's limit (edge_cache_max_request_bytes) go straight, without a copy.
     assert out["big_known"] == "[]/nil" and out["big_chunked"] == "[]/nil", out
-    # After the error handler: the status the client got is logged, and the cache pauses.
-    assert (out["handled_code"], out["handled_logged"], out["handled_during"]) == ("0", "200", "[]"), out
+    # Only the cached models' routes, and only a POST's body.
+    assert (out["other_model"], out["other_route"], out["get"]) == ("[]/nil", "[]/nil", "[lts-edge-cache]/nil"), out
+    # The error handler: a dropped request pauses the cache at once (the next request goes
+    # straight) and is sent again while fewer than 2 are; a 413 neither pauses nor is sent again.
+    assert out["handled"] == "500/1/[]/0" and out["handled_full"] == "503/nil/[]/0", out
+    assert out["handled_413"] == "413/nil/[lts-edge-cache]/0", out
     # Without a cache the script leaves the query string alone.
     os.environ["CACHE_UP_FILE"] = str(up)
     try:

@@ -9,13 +9,16 @@ local held = {}   -- request environments lighttpd still holds (admitted, no res
 
 -- RESPONSE (the response start, optional): {status = N, ctype = "..."}; a body the script sets is in lighty.r.body.
 -- BODY (optional): r.req_body as mod_magnet shows it: {len, bytes_in, collect, get}.
-local function request(ip, env, headers, query, response, body)
+-- ATTRS (optional): r.req_attr entries over the defaults (a POST to /v1/models/m:predict).
+local function request(ip, env, headers, query, response, body, attrs)
   local r
-  r = {req_env = env, req_attr = {["request.remote-addr"] = ip, ["uri.query"] = query, ["request.uri"] = "/v1/models/m:predict"},
+  r = {req_env = env, req_attr = {["request.remote-addr"] = ip, ["uri.query"] = query, ["request.uri"] = "/v1/models/m:predict",
+                                  ["uri.path"] = "/v1/models/m:predict", ["request.method"] = "POST"},
        req_header = headers or {}, resp_header = {["Content-Type"] = response and response.ctype},
        req_body = body or {len = 0, bytes_in = 0},
        resp_body = {set = function(_, parts) r.body = table.concat(parts) end},
        req_item = {http_status = response and response.status or 200}}
+  for k, v in pairs(attrs or {}) do r.req_attr[k] = v end
   lighty = {
     r = r,
     c = {md = function(_, data) return data == "right-key" and "DIGEST" or "md(" .. data .. ")" end},
@@ -121,16 +124,36 @@ if up_file then
   request("10.9.9.9", env, {}, nil, nil, {len = 70000, bytes_in = 70000, collect = true, get = string.rep("x", 70000)})
   marks[#marks + 1] = string.format("big_known=%s big_chunked=[%s]/%s", big_known, lighty.r.req_attr["uri.query"],
     tostring(env["LTS_RETRY_BODY"]))
-  -- The error handler answered (REDIRECT_STATUS, the failure it handled): the status the
-  -- client got is what lighttpd logs, and the cache pauses as after lighttpd's own page.
-  clock = clock + 120
+  -- Only the cached models' routes go to the cache (edge_cache_models: m, predict), and only a
+  -- POST's body is kept.
   env = {}
-  request("10.9.9.9", env)
-  env["REDIRECT_STATUS"] = "500"
-  local code_handled = request("10.9.9.9", env, {}, nil, {status = 200, ctype = "application/json"})
-  request("10.9.9.9", {})
-  marks[#marks + 1] = string.format("handled_code=%d handled_logged=%s handled_during=[%s]", code_handled,
-    env["REDIRECT_STATUS"], lighty.r.req_attr["uri.query"])
+  request("10.9.9.9", env, {}, nil, nil, {len = 5, bytes_in = 5, collect = true, get = "hello"}, {["uri.path"] = "/v1/models/other:predict"})
+  local other = string.format("[%s]/%s", lighty.r.req_attr["uri.query"], tostring(env["LTS_RETRY_BODY"]))
+  env = {}
+  request("10.9.9.9", env, {}, nil, nil, {len = 5, bytes_in = 5, collect = true, get = "hello"}, {["uri.path"] = "/v1/models/m:classify"})
+  local other_route = string.format("[%s]/%s", lighty.r.req_attr["uri.query"], tostring(env["LTS_RETRY_BODY"]))
+  env = {}
+  request("10.9.9.9", env, {}, nil, nil, nil, {["request.method"] = "GET", ["uri.path"] = "/v1/models/m/labels/stable:predict"})
+  marks[#marks + 1] = string.format("other_model=%s other_route=%s get=[%s]/%s", other, other_route,
+    lighty.r.req_attr["uri.query"], tostring(env["LTS_RETRY_BODY"]))
+  -- The error handler (edge.conf, the handler's path): a request the cache dropped pauses the
+  -- cache at once and is marked to be sent again, while fewer than RETRIES_AT_ONCE (2 here)
+  -- are; the handler's response start is a response start; a 413 pauses nothing.
+  local function handled(status, retrying_held)
+    clock = clock + 120
+    held = {}
+    for _ = 1, retrying_held do held[#held + 1] = {LTS_RETRYING = "1"} end
+    local henv = {}
+    request("10.9.9.9", henv)
+    henv["REDIRECT_STATUS"] = status
+    request("10.9.9.9", henv, {}, nil, nil, nil, {["uri.path"] = "/lts-edge-cache-retry"})
+    request("10.9.9.9", {})
+    local during = lighty.r.req_attr["uri.query"]
+    local code = request("10.9.9.9", henv, {}, nil, {status = 200, ctype = "application/json"}, nil, {["uri.path"] = "/lts-edge-cache-retry"})
+    held = {}
+    return string.format("%s/%s/[%s]/%d", status, tostring(henv["LTS_RETRYING"]), during, code)
+  end
+  marks[#marks + 1] = string.format("handled=%s handled_full=%s handled_413=%s", handled("500", 1), handled("503", 2), handled("413", 0))
   os.remove(up_file)
   print(table.concat(marks, " "))
 end
