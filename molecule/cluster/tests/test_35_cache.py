@@ -520,10 +520,13 @@ def test_a_model_server_that_was_reached_but_is_silent_is_not_asked_again_elsewh
 
 def test_the_error_handlers_path_answers_clients_404():
     # The cached models' error handler (a request the cache dropped, sent once more) is a path
-    # of the edge; a client asking for it itself gets 404 and reaches no model server.
+    # of the edge; a client asking for it itself gets 404 and reaches no model server. (Over
+    # HTTP/1.1: on HTTP/2 lighttpd 1.4.69 ends a stream answered before its body has arrived
+    # with RST_STREAM(NO_ERROR), which curl 7.88 reports as an error without the status, as for
+    # any path lighttpd answers at once; the edge defers only its own refusals for that.)
     before = served()
     out = host(CLIENT).check_output(
-        "curl -sk -o /tmp/retry-body -w '%{http_code} %{content_type}' -d '{\"instances\": [1.0]}' "
+        "curl -sk --http1.1 -o /tmp/retry-body -w '%{http_code} %{content_type}' -d '{\"instances\": [1.0]}' "
         "https://edge1/lts-edge-cache-retry; echo; cat /tmp/retry-body")
     status_line, _, body = out.partition("\n")
     assert status_line.split(" ") == ["404", "application/json"], out
