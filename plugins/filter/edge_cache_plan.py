@@ -14,11 +14,14 @@ author: lighttpd_tensorflow.serving maintainers
 description:
 - For each model in C(edge_cache_models), lists the URL forms the edge's prediction cache answers (the
   model alone, each label, each served version) with the explicit version a miss is fetched from and the
-  version part of the cache key (model/version/fingerprint of the version's source).
+  version part of the cache key (model/version/digest of the files the model servers deployed for it).
 - The version comes from the model servers' C(tfserving_models), the list the tfserving role deploys; a form
   whose version that list does not declare is left out (never cached), and so is every form of a model whose
   C(version_policy) is not C(specific) (under C(latest) or C(all), TF Serving serves the version directories
   on disk, which the list does not fix).
+- A version is cached only while every model server that has it deployed recorded the same content digest
+  (I(digests)); with C(disagreements=true), returns the messages naming the cached versions left out for their
+  content instead of the plan.
 - With C(problems=true), returns the messages naming C(edge_cache_models) for a model no model server
   serves, that the model servers define differently, or that is not served with a C(specific) version policy,
   instead of the plan.
@@ -53,6 +56,16 @@ options:
     description: Tells one run's table from the next (each run's C(accept) opens a new window on the edge).
     type: str
     default: ""
+  digests:
+    description: >-
+      What each model server that answered recorded of its versions' files: C({server, digests}), digests being the
+      model_digests module's list. A version no model server has deployed is not cached.
+    type: list
+    default: []
+  disagreements:
+    description: Return the messages for the versions left out for their content instead of the plan.
+    type: bool
+    default: false
 """
 
 EXAMPLES = r"""
@@ -69,10 +82,13 @@ from ansible_collections.lighttpd_tensorflow.serving.plugins.plugin_utils import
 from ansible_collections.lighttpd_tensorflow.serving.plugins.plugin_utils.filters import wrap
 
 
-def edge_cache_plan(cache_models, served, problems=False, moves=None, accept_for=0, run=""):
+def edge_cache_plan(cache_models, served, problems=False, moves=None, accept_for=0, run="", digests=None,
+                    disagreements=False):
     if problems:
         return prediction_cache.cache_problems(cache_models, served)
-    plan = prediction_cache.cache_plan(cache_models, served, moves, accept_for, run)
+    if disagreements:
+        return prediction_cache.cache_disagreements(cache_models, digests)
+    plan = prediction_cache.cache_plan(cache_models, served, moves, accept_for, run, digests)
     for model in plan:
         for form in model["forms"]:
             form["regex"] = prediction_cache.vcl_regex(form["path"], model["routes"])

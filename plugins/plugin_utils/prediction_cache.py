@@ -15,7 +15,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import hashlib
 import json
 import re
 
@@ -42,10 +41,78 @@ def cache_models_valid(value):
     return len(set(names)) == len(names)
 
 
-def _fingerprint(version):
-    """What identifies a deployed version's files: its source (src, or url and sha256)."""
-    source = {key: version[key] for key in ("src", "url", "sha256") if version.get(key)}
-    return hashlib.sha256(json.dumps(source, sort_keys=True).encode()).hexdigest()[:12]
+_DIGEST = re.compile(r"^[0-9a-f]{64}\Z")
+
+
+def version_dirs(models, model_dir, names=None):
+    """[{name, version, path}] for each declared version of MODELS (a tfserving_models list), its
+    directory as the tfserving role deploys it (base_path, default MODEL_DIR/NAME, then the
+    version). NAMES: only these models."""
+    out = []
+    for model in models or []:
+        if not isinstance(model, dict) or (names is not None and model.get("name") not in names):
+            continue
+        base = model.get("base_path") or "%s/%s" % (model_dir, model.get("name"))
+        for version in model.get("versions") or []:
+            out.append({"name": model["name"], "version": int(version["version"]),
+                        "path": "%s/%s" % (base, version["version"])})
+    return out
+
+
+def digest_agreement(reports):
+    """What the model servers' recorded content digests say of each (model, version).
+
+    ``reports`` is one entry per model server that answered: {server, digests}, digests being the
+    model_digests module's list ({name, version, deployed, digest}). Returns (agreed, disagreed):
+    agreed maps (name, version) to the one digest of a version every model server that has it
+    deployed recorded alike; disagreed maps the others to a reason. A version some server has
+    deployed without a digest (or with a malformed one) is not agreed: its files are unknown.
+    """
+    seen, unknown = {}, {}
+    for report in reports or []:
+        if not isinstance(report, dict):
+            continue
+        for entry in report.get("digests") or []:
+            if not isinstance(entry, dict) or not entry.get("deployed"):
+                continue
+            key = (entry.get("name"), int(entry.get("version")))
+            digest = entry.get("digest")
+            if isinstance(digest, str) and _DIGEST.match(digest):
+                seen.setdefault(key, {}).setdefault(digest, []).append(str(report.get("server")))
+            else:
+                unknown.setdefault(key, []).append(str(report.get("server")))
+    agreed, disagreed = {}, {}
+    for key in set(seen) | set(unknown):
+        digests = seen.get(key, {})
+        if key in unknown:
+            disagreed[key] = "deployed without a recorded content digest on %s" % ", ".join(sorted(unknown[key]))
+        elif len(digests) > 1:
+            disagreed[key] = "the model servers hold different files (%s)" % "; ".join(
+                "%s on %s" % (digest[:16], ", ".join(sorted(servers))) for digest, servers in sorted(digests.items()))
+        else:
+            agreed[key] = next(iter(digests))
+    return agreed, disagreed
+
+
+def cache_disagreements(cache_models, reports):
+    """Messages for the cached models' versions the cache leaves uncached for their content, or
+    because no model server that answered has deployed them."""
+    names = {entry["model"] for entry in cache_models}
+    disagreed = digest_agreement(reports)[1]
+    asked, deployed = set(), set()
+    for report in reports or []:
+        for entry in (report.get("digests") or []) if isinstance(report, dict) else []:
+            if isinstance(entry, dict) and entry.get("name") in names:
+                key = (entry["name"], int(entry["version"]))
+                asked.add(key)
+                if entry.get("deployed"):
+                    deployed.add(key)
+    messages = ["edge_cache_models: model %s version %d is not cached: %s; publish changed files as a new version "
+                "number" % (name, version, reason)
+                for (name, version), reason in sorted(disagreed.items()) if name in names]
+    messages += ["edge_cache_models: model %s version %d is not cached: no model server that answered has deployed "
+                 "it (yet)" % key for key in sorted(asked - deployed)]
+    return messages
 
 
 def _served_model(name, definitions):
@@ -87,7 +154,7 @@ def _pinned(model):
     return isinstance(policy, dict) and "specific" in policy
 
 
-def cache_plan(cache_models, served, moves=None, accept_for=0, run=""):
+def cache_plan(cache_models, served, moves=None, accept_for=0, run="", digests=None):
     """Per cached model: its routes and how each URL form resolves to a version.
 
     Returns [{name, routes, forms: [{kind, path, version, fetch, key[, label, accept, accept_for,
@@ -95,7 +162,12 @@ def cache_plan(cache_models, served, moves=None, accept_for=0, run=""):
     ``kind`` is model, label or version, ``path`` the URL path before ":VERB" (the model,
     /labels/L or /versions/V), ``version`` the version the inventory resolves it to, ``fetch``
     the explicit-version path a miss is fetched from and ``key`` the cache key's version part
-    (name/version/fingerprint).
+    (name/version/content digest).
+    ``digests`` is what every model server that answered recorded of its versions' files
+    (digest_agreement): a version is cached only while every model server that has it deployed
+    recorded the same digest, which becomes part of its key. So answers of other files under
+    the same version number never share an entry, and a version the model servers hold different
+    files for is not cached at all.
     ``moves`` (deploy_models.yml, while the model servers move labels) is every model server's
     tfserving_label_moves ([{model, label, from, to}]): a label form moving to its version gets
     ``accept``, the versions a model server may still answer that label with while the edge
@@ -103,7 +175,8 @@ def cache_plan(cache_models, served, moves=None, accept_for=0, run=""):
     (seconds) and ``accept_run`` (``run``: tells one run's table from the next): the edge's
     checker honours ``accept`` for ``accept_for`` seconds from when it first sees that form of
     that run, on its own clock (a roll-out stopped half-way ends it).
-    A form whose version the inventory does not declare is left out: it is never cached. So is
+    A form whose version the inventory does not declare, or no model server has deployed, is
+    left out: it is never cached. So is
     every form of a model without version_policy specific (cache_problems refuses it): under
     latest or all, TF Serving serves what is on disk, which may be a version the inventory
     no longer declares, or no longer the one it declares.
@@ -112,6 +185,7 @@ def cache_plan(cache_models, served, moves=None, accept_for=0, run=""):
     for models in served:
         for model in models or []:
             by_name.setdefault(model.get("name"), []).append(model)
+    agreed = digest_agreement(digests)[0]
     plan = []
     for entry in cache_models:
         name = entry["model"]
@@ -120,7 +194,9 @@ def cache_plan(cache_models, served, moves=None, accept_for=0, run=""):
             continue
         declared = {}
         for version in model.get("versions") or []:
-            declared[int(version["version"])] = _fingerprint(version)
+            digest = agreed.get((name, int(version["version"])))
+            if digest:
+                declared[int(version["version"])] = digest[:16]
         # TF Serving loads exactly these; the model alone is the highest of them.
         served_versions = sorted(int(v) for v in model["version_policy"]["specific"])
         latest = max(served_versions)

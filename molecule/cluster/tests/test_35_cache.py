@@ -9,6 +9,7 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
 import tempfile
 import time
@@ -334,6 +335,64 @@ def test_a_run_that_skips_the_edges_stops_old_answers_within_the_check_interval(
     assert code == 0, output[-3000:]
     again = ask([STABLE], INPUTS[:3], rounds=2)
     assert {offset(a) for a in again} == {3} and {a["cache"] for a in again} <= {"HIT", "MISS"}, again
+
+
+def predicts(name, path, x=1.0):
+    """What model server NAME answers for PATH:predict with one input, asked on the host itself."""
+    out = host(name).check_output("curl -sf -d '{\"instances\": [%s]}' http://127.0.0.1:8501%s" % (x, path))
+    return json.loads(out)["predictions"][0]
+
+
+def test_other_files_under_a_version_number_the_fleet_has_are_never_cached():
+    # Issue 29, item 11: the key held a fingerprint of the version's src string. Files changed in
+    # place at the same src, deployed anew on one model server under the same version number (a
+    # server rebuilt, or added to the fleet), shared the cache entries of the files the other
+    # still serves: the edge answered tfs2's requests from tfs1's files and the reverse. Now each
+    # model server records a digest of what it deployed, and the edge caches a version only while
+    # every model server that has it recorded the same digest.
+    version_7 = "/v1/models/m/versions/7:predict"
+    directory = "/var/lib/tfserving/models/m/7"
+    src = tempfile.mkdtemp(prefix="m-version-7-")
+    shutil.copytree(M_VERSION_1["src"], src, dirs_exist_ok=True)
+    m7 = dict(M, version_policy={"specific": [1, 2, 7]}, labels={"stable": 2},
+              versions=[M_VERSION_1, M_VERSION_2, {"version": 7, "src": src}])
+    restored = dict(M, version_policy={"specific": [1, 2]}, labels={"stable": 2}, versions=[M_VERSION_1, M_VERSION_2])
+    kept = fresh_inputs(1)
+    assert [a["cache"] for a in ask([STABLE], kept, rounds=2)] == ["MISS", "HIT"]
+    try:
+        code, output = run_playbook("../../playbooks/deploy_models.yml", extra_vars={"tfserving_models": [HALF_PLUS_TWO, m7]})
+        assert code == 0, output[-3000:]
+        first = ask([version_7], fresh_inputs(3), rounds=2)
+        assert sorted((a["cache"], offset(a)) for a in first) == [("HIT", 2)] * 3 + [("MISS", 2)] * 3, first
+        # The files at src change in place (to half_plus_three), and tfs2 deploys version 7 anew
+        # from them; the edges' play is not part of that run.
+        shutil.rmtree(src)
+        shutil.copytree(M_VERSION_2["src"], src)
+        host("tfs2").check_output("rm -rf %s" % directory)
+        code, output = run_playbook("../../playbooks/site.yml", "--tags", "tfserving", "--limit", "tfs2",
+                                    extra_vars={"tfserving_models": [HALF_PLUS_TWO, m7]})
+        assert code == 0, output[-3000:]
+        assert [predicts(name, version_7) for name in ("tfs1", "tfs2")] == [2.5, 3.5]
+        # The edges' play: the same inventory, the same src string.
+        code, output = run_playbook("../../playbooks/deploy_models.yml", extra_vars={"tfserving_models": [HALF_PLUS_TWO, m7]})
+        assert code == 0, output[-3000:]
+        again = ask([version_7, UNLABELLED], fresh_inputs(3), rounds=2)
+        print("version 7 with other files on tfs2, through the edge: %s"
+              % sorted({(a["path"], a["cache"], offset(a)) for a in again}))
+        assert {a["cache"] for a in again} == {"BYPASS"}, again
+        # The run names the version (the callback folds long lines).
+        assert "model m version 7 is not cached: the model servers hold different files" in " ".join(output.split()), \
+            output[-3000:]
+        # The versions whose files agree keep their entries.
+        assert [a["cache"] for a in ask([STABLE], kept)] == ["HIT"]
+    finally:
+        shutil.rmtree(src, ignore_errors=True)
+        code, output = run_playbook("../../playbooks/deploy_models.yml",
+                                    extra_vars={"tfserving_models": [HALF_PLUS_TWO, restored]})
+        for name in ("tfs1", "tfs2"):  # no longer served; gone, so that the test can run again
+            host(name).run("rm -rf %s" % directory)
+        assert code == 0, output[-3000:]
+    wait_until_cached(UNLABELLED)
 
 
 def checker_pid():

@@ -21,7 +21,7 @@ def test_every_expected_filter_exists():
         "tfserving_batching_config", "tfserving_models_config", "tfserving_monitoring_config", "fleet_addresses", "check_variables",
         "tfserving_threads", "edge_cache_plan", "edge_backends", "edge_cache_route", "check_relations",
         "metrics_listen", "scrape_targets", "tfserving_held_models", "tfserving_label_moves",
-            "tfserving_expected_versions", "tfserving_expected_labels", "tfserving_versions_above_declared",
+            "tfserving_expected_versions", "tfserving_expected_labels", "tfserving_versions_above_declared", "model_version_dirs",
             "systemd_units_ready"])
 
 
