@@ -347,11 +347,11 @@ def test_other_files_under_a_version_number_the_fleet_has_are_never_cached():
     # Issue 29, item 11: the key held a fingerprint of the version's src string. Files changed in
     # place at the same src, deployed anew on one model server under the same version number (a
     # server rebuilt, or added to the fleet), shared the cache entries of the files the other
-    # still serves: the edge answered tfs2's requests from tfs1's files and the reverse. Now each
-    # model server records a digest of what it deployed, and the edge caches a version only while
-    # every model server that has it recorded the same digest.
+    # still serves: the edge answered tfs2's requests from tfs1's files and the reverse. Now the
+    # tfserving role refuses such a deploy, and an edge caches a version only while every model
+    # server that has it recorded the same digest of its files (files put there by hand).
     version_7 = "/v1/models/m/versions/7:predict"
-    directory = "/var/lib/tfserving/models/m/7"
+    base = "/var/lib/tfserving/models/m"
     src = tempfile.mkdtemp(prefix="m-version-7-")
     shutil.copytree(M_VERSION_1["src"], src, dirs_exist_ok=True)
     m7 = dict(M, version_policy={"specific": [1, 2, 7]}, labels={"stable": 2},
@@ -364,25 +364,33 @@ def test_other_files_under_a_version_number_the_fleet_has_are_never_cached():
         assert code == 0, output[-3000:]
         first = ask([version_7], fresh_inputs(3), rounds=2)
         assert sorted((a["cache"], offset(a)) for a in first) == [("HIT", 2)] * 3 + [("MISS", 2)] * 3, first
-        # The files at src change in place (to half_plus_three), and tfs2 deploys version 7 anew
-        # from them; the edges' play is not part of that run.
+
+        # The files at src change in place (to half_plus_three), and tfs2 is to deploy version 7
+        # anew from them (a rebuilt server), in a run that skips the edges: refused.
         shutil.rmtree(src)
         shutil.copytree(M_VERSION_2["src"], src)
-        host("tfs2").check_output("rm -rf %s" % directory)
+        host("tfs2").check_output("rm -rf %s/7" % base)
         code, output = run_playbook("../../playbooks/site.yml", "--tags", "tfserving", "--limit", "tfs2",
                                     extra_vars={"tfserving_models": [HALF_PLUS_TWO, m7]})
-        assert code == 0, output[-3000:]
-        assert [predicts(name, version_7) for name in ("tfs1", "tfs2")] == [2.5, 3.5]
-        # The edges' play: the same inventory, the same src string.
+        said = " ".join(output.split())  # the callback folds long lines
+        assert code != 0 and "model m version 7: the files this host would deploy" in said, output[-3000:]
+        assert "differ from those tfs1 (" in said, output[-3000:]
+        print(said[said.index("tfserving_models: model m version 7"):][:420])
+        assert host("tfs2").check_output("ls -A %s" % base).split() == ["1", "2"]  # nothing staged is left
+
+        # The same files put into tfs2's version 7 by hand: the edges' play (deploy_models.yml; its
+        # model servers' play records their digest) stops caching version 7.
+        host("tfs2").check_output("cp -a {0}/2 {0}/.by-hand && rm {0}/.by-hand/.lts-content.sha256 && "
+                                  "mv {0}/.by-hand {0}/7".format(base))
         code, output = run_playbook("../../playbooks/deploy_models.yml", extra_vars={"tfserving_models": [HALF_PLUS_TWO, m7]})
         assert code == 0, output[-3000:]
+        assert [predicts(name, version_7) for name in ("tfs1", "tfs2")] == [2.5, 3.5]
         again = ask([version_7, UNLABELLED], fresh_inputs(3), rounds=2)
         print("version 7 with other files on tfs2, through the edge: %s"
               % sorted({(a["path"], a["cache"], offset(a)) for a in again}))
         assert {a["cache"] for a in again} == {"BYPASS"}, again
-        # The run names the version (the callback folds long lines).
-        assert "model m version 7 is not cached: the model servers hold different files" in " ".join(output.split()), \
-            output[-3000:]
+        said = " ".join(output.split())
+        assert "model m version 7 is not cached: the model servers hold different files" in said, output[-3000:]
         # The versions whose files agree keep their entries.
         assert [a["cache"] for a in ask([STABLE], kept)] == ["HIT"]
     finally:
@@ -390,7 +398,7 @@ def test_other_files_under_a_version_number_the_fleet_has_are_never_cached():
         code, output = run_playbook("../../playbooks/deploy_models.yml",
                                     extra_vars={"tfserving_models": [HALF_PLUS_TWO, restored]})
         for name in ("tfs1", "tfs2"):  # no longer served; gone, so that the test can run again
-            host(name).run("rm -rf %s" % directory)
+            host(name).run("rm -rf %s/7 %s/.by-hand" % (base, base))
         assert code == 0, output[-3000:]
     wait_until_cached(UNLABELLED)
 
